@@ -1,0 +1,10 @@
+//! The numerical core of minorfirst: L-layer linear diagonal networks β = w⁽¹⁾ ⊙ … ⊙ w⁽ᴸ⁾ trained on
+//! the mean logistic loss by GD, ℓ∞-SAM and ℓ2-SAM (discrete, and as flows), the closed forms of the
+//! paper's theory, and ℓ1/ℓ2 max-margin solvers. Pure: no IO, f64 throughout.
+//! Conventions: ../../shared/paper/README.md (sign(0) = 0, joint ℓ2 norm, mean loss, rescaled clock).
+
+pub mod dataset;
+pub mod error;
+
+pub use dataset::Dataset;
+pub use error::NumericsError;

@@ -1,0 +1,2 @@
+//! The domain-agnostic pipeline engine.
+pub mod stage;

@@ -1,0 +1,41 @@
+//! The clap definition of the command line and the dispatch to subcommands.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use super::exit::{self, CliError};
+use super::{engine, train};
+
+/// Reproduce "Minor First, Major Last" (ICLR 2026) from one command.
+#[derive(Debug, Parser)]
+#[command(name = "minorfirst", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one configuration from flags (discrete GD/SAM or the SAM flow); JSON or CSV out.
+    Train(train::TrainArgs),
+    #[command(flatten)]
+    Engine(engine::EngineCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help/version to stdout with exit 0 and usage errors to stderr; usage errors
+            // are bad input (exit 2, which is also clap's own convention).
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::BAD_INPUT } else { exit::OK });
+        }
+    };
+    let outcome: Result<(), CliError> = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Engine(command) => engine::run(command),
+    };
+    exit::report(outcome)
+}

@@ -1,0 +1,59 @@
+//! Documented exit codes, shared by every subcommand (also listed in README.md).
+
+use std::process::ExitCode;
+
+/// Everything succeeded (and, for `verify`, every claim passed).
+pub const OK: u8 = 0;
+/// An unexpected failure (IO error outside the store, a bug).
+pub const UNEXPECTED: u8 = 1;
+/// Bad input: a malformed pipeline.toml, an unknown or invalid flag or `--set`, a bad data file.
+/// Nothing was written.
+pub const BAD_INPUT: u8 = 2;
+/// At least one pipeline task failed (independent tasks still ran and were stored).
+pub const TASK_FAILED: u8 = 3;
+/// `verify`: at least one claim of the ledger failed, or an artifact did not verify.
+pub const CLAIM_FAILED: u8 = 4;
+
+/// An error that knows its exit code. Its message is printed on one line as `error: <message>`.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self { code: BAD_INPUT, message: message.into() }
+    }
+    pub fn unexpected(message: impl Into<String>) -> Self {
+        Self { code: UNEXPECTED, message: message.into() }
+    }
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::unexpected(format!("{error:#}"))
+    }
+}
+
+/// Print the error (if any) and turn the outcome into the process exit code.
+pub fn report(outcome: Result<(), CliError>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::from(OK),
+        Err(error) => {
+            eprintln!("error: {}", error.message);
+            ExitCode::from(error.code)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Subcommands of the `minorfirst` binary.
+
+pub mod app;
+pub mod engine;
+pub mod exit;
+pub mod train;

@@ -1,0 +1,3 @@
+//! The one integration-test binary: drives the real `minorfirst` binary in temp dirs.
+
+mod util;
