@@ -8,3 +8,6 @@ pub mod error;
 
 pub use dataset::Dataset;
 pub use error::NumericsError;
+pub mod generate;
+pub mod maxmargin;
+pub mod theory;
