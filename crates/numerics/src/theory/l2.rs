@@ -849,6 +849,39 @@ mod tests {
     }
 
     #[test]
+    fn original_time_matches_direct_quadrature() {
+        // Second method: RK4 (h = 1e−4) of the reduced ODE with t accumulated by the trapezoid rule on
+        // 1 + e^{m̂}, m̂ = Σ μ_j w_j² (1 − cμ_j)² from w directly (O(h²) ≈ 1e−8 relative). The solution's
+        // exponential-linear quadrature over knots ≤ 5e−3 apart is second order, error ~ (5e−3)²·|f''|/12
+        // with f = ln(1 + e^{m̂}), |f''| ≲ 50 here: 1e−4 relative covers it.
+        let (mu, alpha, tau_end, h): ([f64; 2], [f64; 2], f64, f64) =
+            ([1.0, 2.0], [0.7, 0.7], 1.3, 1e-4);
+        let speed = |w: &[f64]| {
+            let c =
+                1.0 / (2f64.sqrt() * (0..2).map(|j| (mu[j] * w[j]).powi(2)).sum::<f64>().sqrt());
+            let margin: f64 = (0..2)
+                .map(|j| mu[j] * w[j] * w[j] * (1.0 - c * mu[j]).powi(2))
+                .sum();
+            1.0 + margin.exp()
+        };
+        let mut w = alpha.to_vec();
+        let mut t = 0.0;
+        let steps = (tau_end / h).round() as usize;
+        for _ in 0..steps {
+            let before = speed(&w);
+            w = rk4_reduced(&mu, &w, 1.0, 2, h, h);
+            t += 0.5 * h * (before + speed(&w));
+        }
+        let solution = solve_c_ode(
+            &L2Config::new(&mu, &alpha, 1.0).unwrap(),
+            &COdeOptions::until(2.0),
+        )
+        .unwrap();
+        let ours = solution.ln_original_time_at(tau_end).exp();
+        assert!((ours / t - 1.0).abs() < 1e-4, "{ours} vs {t}");
+    }
+
+    #[test]
     fn per_layer_normalisation_equals_joint_with_sqrt_l_rho() {
         // Direct computation on a balanced L = 2 state: per-layer ε_l = ρ g_l/‖g_l‖ equals joint
         // ε_l = ρ' g_l/‖(g_1, g_2)‖ with ρ' = √2 ρ. Equal up to rounding (1e−14).
