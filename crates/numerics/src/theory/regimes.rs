@@ -90,11 +90,24 @@ pub fn alpha_c(mu: &[f64], rho: f64) -> Result<f64, NumericsError> {
     })
 }
 
-/// max over τ of ln(β_0/β_1) along the uniform-α flow (integrated until the fate is decided).
+/// max over τ of ln(β_0/β_1) along the uniform-α flow (B5.8 "peak minor dominance" is its exp; to the
+/// collapse time for collapsing flows). d/dτ ln(β_0/β_1) = 2(μ_0 − μ_1)(1 − (μ_0 + μ_1)c), so once growth is
+/// certain (c falls for ever) and c < 1/(μ_0 + μ_1) the ratio only falls: integrating to that point is exact.
 pub fn peak_minor_log_ratio(mu: &[f64], alpha: f64, rho: f64) -> Result<f64, NumericsError> {
     let config = L2Config::uniform(mu, alpha, rho)?;
-    let solution = solve_c_ode(&config, &COdeOptions::until_decided(DECIDE_TAU_MAX))?;
-    Ok(solution.peak_log_ratio(0, 1).1)
+    let decided = solve_c_ode(&config, &COdeOptions::until_decided(DECIDE_TAU_MAX))?;
+    let turning_rate = 1.0 / (mu[0] + mu[1]);
+    let mut tau_end = decided.tau_end().max(1.0);
+    loop {
+        let solution = solve_c_ode(&config, &COdeOptions::until(tau_end))?;
+        let done = solution.fate() != Fate::Grows
+            || solution.rate_at(solution.tau_end()) < turning_rate
+            || tau_end >= DECIDE_TAU_MAX;
+        if done {
+            return Ok(solution.peak_log_ratio(0, 1).1);
+        }
+        tau_end *= 2.0;
+    }
 }
 
 /// The window (α_c, α_1) of uniform inits for which coordinate 0 is ever dominant while the flow grows
@@ -205,6 +218,14 @@ mod tests {
             (lower - 0.34727).abs() < 1e-5 && (upper - 0.36584).abs() < 1e-5,
             "{lower} {upper}"
         );
+    }
+
+    #[test]
+    fn peak_minor_dominance_matches_b58() {
+        // B5.8 quotes 136 (α = 0.55) and 3.8 (α = 0.6) to 2–3 digits.
+        let peak = |alpha: f64| peak_minor_log_ratio(&[1.0, 2.0], alpha, 1.0).unwrap().exp();
+        assert!((peak(0.55) / 136.0 - 1.0).abs() < 0.01);
+        assert!((peak(0.6) / 3.8 - 1.0).abs() < 0.02);
     }
 
     #[test]
