@@ -533,6 +533,15 @@ impl CSolution {
         switches
     }
 
+    /// Every switch with log10 of the original time t at which it happens (B5.8: with μ of order 1 only
+    /// the first switch or two are reachable in original time).
+    pub fn switches_with_log10_time(&self) -> Vec<(Switch, f64)> {
+        self.switches()
+            .into_iter()
+            .map(|s| (s, self.log10_original_time_at(s.tau)))
+            .collect()
+    }
+
     /// The dominant index at τ = 0+ followed by every switch.
     pub fn dominant_sequence(&self) -> (usize, Vec<Switch>) {
         (self.dominant_at(0.0), self.switches())
@@ -835,11 +844,7 @@ mod tests {
         let t = s.ln_original_time_at(s.switches()[0].tau).exp();
         assert!((t / 1.9 - 1.0).abs() < 0.1, "{t}");
         let s = uniform(&MU5, 0.4, 5.0);
-        let logs: Vec<f64> = s
-            .switches()
-            .iter()
-            .map(|sw| s.log10_original_time_at(sw.tau))
-            .collect();
+        let logs: Vec<f64> = s.switches_with_log10_time().iter().map(|p| p.1).collect();
         for (got, want) in logs.iter().zip([1.6, 201.0, 13458.0]) {
             assert!((got / want - 1.0).abs() < 0.05, "{logs:?}");
         }
