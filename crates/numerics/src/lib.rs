@@ -11,3 +11,6 @@ pub use error::NumericsError;
 pub mod generate;
 pub mod maxmargin;
 pub mod theory;
+pub mod model;
+pub mod ode;
+pub mod optim;

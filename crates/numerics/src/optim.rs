@@ -1,0 +1,257 @@
+//! One discrete update of GD, ℓ∞-SAM or ℓ2-SAM (spec B2), in the original or the rescaled clock.
+//!
+//! SAM (Foret et al.): g = ∇L(θ), θ̂ = θ + ε(g), θ ← θ − η ∇L(θ̂), with ε = ρ·sign0(g) (ℓ∞, sign0(0) = 0)
+//! or ε = ρ g/‖g‖₂ with the norm over all L·d parameters jointly (ℓ2, ε = 0 when g = 0). ε depends only
+//! on the direction of g, so it is computed from the rescaled β-gradient of [`sample_pass`], which never
+//! underflows. The rescaled clock replaces ∇L(θ̂) by ∇L(θ̂)/meanᵢ(−ℓ′(m̂ᵢ)) — for one example, the outer
+//! ℓ′ by −1 — computed as −acc/Σq without ever dividing by an underflowed ℓ′.
+
+use crate::dataset::Dataset;
+use crate::error::NumericsError;
+use crate::model::{SamplePass, beta_into, layer_gradients, sample_pass};
+
+/// The update rule. ρ is the perturbation radius.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    Gd,
+    SamLinf { rho: f64 },
+    SamL2 { rho: f64 },
+}
+
+impl Optimizer {
+    /// Checks ρ ≥ 0 and finite.
+    pub fn validate(&self) -> Result<(), NumericsError> {
+        match *self {
+            Optimizer::Gd => Ok(()),
+            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => {
+                if rho.is_finite() && rho >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(NumericsError::invalid(
+                        "rho",
+                        format!("must be finite and ≥ 0, got {rho}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The radius ρ (0 for GD).
+    pub fn rho(&self) -> f64 {
+        match *self {
+            Optimizer::Gd => 0.0,
+            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => rho,
+        }
+    }
+
+    /// The CLI/file name: `gd`, `sam-linf`, `sam-l2`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Gd => "gd",
+            Optimizer::SamLinf { .. } => "sam-linf",
+            Optimizer::SamL2 { .. } => "sam-l2",
+        }
+    }
+}
+
+/// Which clock the run advances: the plain gradient, or the loss-normalised (rescaled) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    Original,
+    Rescaled,
+}
+
+impl Clock {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Clock::Original => "original",
+            Clock::Rescaled => "rescaled",
+        }
+    }
+}
+
+/// sign with sign0(0) = 0 (and NaN ↦ 0). `f64::signum(0.0)` is 1.0, which would perturb zero-gradient
+/// coordinates and break the even-L sliding point of spec B4.1.
+#[inline]
+pub fn sign0(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Scratch buffers for one update, allocated once per run so the hot loop allocates nothing.
+#[derive(Debug, Clone)]
+pub struct StepWorkspace {
+    pub(crate) beta: Vec<f64>,
+    pub(crate) beta_hat: Vec<f64>,
+    pub(crate) acc: Vec<f64>,
+    pub(crate) grad: Vec<f64>,
+    pub(crate) perturbed: Vec<f64>,
+}
+
+impl StepWorkspace {
+    pub fn new(depth: usize, dim: usize) -> Self {
+        Self {
+            beta: vec![0.0; dim],
+            beta_hat: vec![0.0; dim],
+            acc: vec![0.0; dim],
+            grad: vec![0.0; depth * dim],
+            perturbed: vec![0.0; depth * dim],
+        }
+    }
+
+    /// β(θ) at the start of the last update.
+    pub fn beta(&self) -> &[f64] {
+        &self.beta
+    }
+
+    /// The last computed update direction (∇L(θ̂), or its loss-normalised form), layer-major.
+    pub fn direction(&self) -> &[f64] {
+        &self.grad
+    }
+}
+
+/// What one evaluation of the update direction saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DirectionInfo {
+    /// The sample pass at θ̂ (its mean weight meanᵢ(−ℓ′(m̂ᵢ)) is dτ/dt).
+    pub pass: SamplePass,
+}
+
+/// Fill `ws.grad` with the vector the update subtracts: ∇L(θ̂) (original clock) or
+/// ∇L(θ̂)/meanᵢ(−ℓ′(m̂ᵢ)) (rescaled clock); θ̂ = θ for GD. `ws.beta` holds β(θ) afterwards.
+pub fn update_direction(
+    weights: &[f64],
+    depth: usize,
+    data: &Dataset,
+    optimizer: Optimizer,
+    clock: Clock,
+    ws: &mut StepWorkspace,
+) -> DirectionInfo {
+    beta_into(weights, depth, &mut ws.beta);
+    let at_theta = sample_pass(data, &ws.beta, &mut ws.acc);
+    let pass = match optimizer {
+        Optimizer::Gd => at_theta,
+        Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => {
+            // Direction of ∇L(θ): g_β ∝ −acc with a positive factor, which sign and normalisation ignore.
+            ws.acc.iter_mut().for_each(|a| *a = -*a);
+            layer_gradients(weights, depth, &ws.acc, &mut ws.grad);
+            perturb(weights, optimizer, rho, &ws.grad, &mut ws.perturbed);
+            beta_into(&ws.perturbed, depth, &mut ws.beta_hat);
+            sample_pass(data, &ws.beta_hat, &mut ws.acc)
+        }
+    };
+    let outer_scale = match clock {
+        Clock::Original => -crate::model::neg_dloss(pass.ref_margin) / data.n() as f64,
+        Clock::Rescaled => -1.0 / pass.weight_sum,
+    };
+    ws.acc.iter_mut().for_each(|a| *a *= outer_scale);
+    let at = if matches!(optimizer, Optimizer::Gd) {
+        weights
+    } else {
+        &ws.perturbed[..]
+    };
+    layer_gradients(at, depth, &ws.acc, &mut ws.grad);
+    DirectionInfo { pass }
+}
+
+#[inline]
+fn perturb(weights: &[f64], optimizer: Optimizer, rho: f64, grad: &[f64], out: &mut [f64]) {
+    match optimizer {
+        Optimizer::SamLinf { .. } => {
+            for ((o, &w), &g) in out.iter_mut().zip(weights).zip(grad) {
+                *o = w + rho * sign0(g);
+            }
+        }
+        Optimizer::SamL2 { .. } => {
+            let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+            let factor = if norm > 0.0 { rho / norm } else { 0.0 };
+            for ((o, &w), &g) in out.iter_mut().zip(weights).zip(grad) {
+                *o = w + factor * g;
+            }
+        }
+        Optimizer::Gd => out.copy_from_slice(weights),
+    }
+}
+
+/// One update θ ← θ − η·direction. Returns the direction info, or `None` (leaving θ untouched) when the
+/// new weights would not be finite.
+#[inline]
+pub fn step(
+    weights: &mut [f64],
+    depth: usize,
+    data: &Dataset,
+    optimizer: Optimizer,
+    clock: Clock,
+    lr: f64,
+    ws: &mut StepWorkspace,
+) -> Option<DirectionInfo> {
+    let info = update_direction(weights, depth, data, optimizer, clock, ws);
+    let mut finite = true;
+    for (&w, &g) in weights.iter().zip(&ws.grad) {
+        finite &= (w - lr * g).is_finite();
+    }
+    if !finite {
+        return None;
+    }
+    for (w, &g) in weights.iter_mut().zip(&ws.grad) {
+        *w -= lr * g;
+    }
+    Some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Network, neg_dloss};
+
+    #[test]
+    fn sign0_of_zero_is_zero() {
+        assert_eq!(sign0(0.0), 0.0);
+        assert_eq!(sign0(-0.0), 0.0);
+        assert_eq!(sign0(-2.0), -1.0);
+        assert_eq!(sign0(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn rescaled_single_example_replaces_outer_dloss_by_minus_one() {
+        // L = 2, μ = (1, 2), w = (0.5, 0.4) both layers, ρ = 0.3, ℓ2-SAM, by hand:
+        // g ∝ −μ⊙w per layer (joint norm over both layers = √2‖μ⊙w‖), ŵ = w − ρ μ⊙w/(√2‖μ⊙w‖),
+        // rescaled direction = −μ⊙ŵ per layer.
+        let data = Dataset::single(&[1.0, 2.0]).unwrap();
+        let net = Network::balanced(2, &[0.5, 0.4]).unwrap();
+        let mut ws = StepWorkspace::new(2, 2);
+        update_direction(
+            net.weights(),
+            2,
+            &data,
+            Optimizer::SamL2 { rho: 0.3 },
+            Clock::Rescaled,
+            &mut ws,
+        );
+        let mw: [f64; 2] = [0.5, 0.8];
+        let norm = (2.0 * (mw[0] * mw[0] + mw[1] * mw[1])).sqrt();
+        let w_hat = [0.5 - 0.3 * mw[0] / norm, 0.4 - 0.3 * mw[1] / norm];
+        let expected = [-w_hat[0], -2.0 * w_hat[1], -w_hat[0], -2.0 * w_hat[1]];
+        for (a, b) in ws.direction().iter().zip(expected) {
+            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+        }
+        // Original clock: the same vector times −ℓ′(m̂).
+        let m_hat = w_hat[0] * w_hat[0] + 2.0 * w_hat[1] * w_hat[1];
+        update_direction(
+            net.weights(),
+            2,
+            &data,
+            Optimizer::SamL2 { rho: 0.3 },
+            Clock::Original,
+            &mut ws,
+        );
+        for (a, b) in ws.direction().iter().zip(expected) {
+            assert!((a - b * neg_dloss(m_hat)).abs() < 1e-15);
+        }
+    }
+}
