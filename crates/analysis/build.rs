@@ -1,0 +1,86 @@
+//! Computes implementation fingerprints at build time: a blake3 digest of every source file of this
+//! crate and of each domain crate it builds on, so a task key changes exactly when the code that
+//! produces it changes (no version numbers to remember to bump).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Digest of a set of files, keyed by their path relative to `root` (sorted, so it is stable).
+fn digest(root: &Path, files: &[PathBuf]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    let mut files = files.to_vec();
+    files.sort();
+    for file in &files {
+        let relative = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(file).unwrap_or_default();
+        hasher.update(relative.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+fn main() {
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let crates = manifest.parent().expect("crates/ directory").to_path_buf();
+    let mut code = String::from(
+        "/// Per-file digests of this crate's `src/` (path relative to `src/`, blake3 hex).\n",
+    );
+    code.push_str("pub const FILES: &[(&str, &str)] = &[\n");
+    let src = manifest.join("src");
+    let mut files = Vec::new();
+    collect(&src, &mut files);
+    files.sort();
+    for file in &files {
+        let relative = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            code,
+            "    ({relative:?}, {:?}),",
+            digest(&src, std::slice::from_ref(file))
+        )
+        .expect("write to string");
+    }
+    code.push_str("];\n/// Digests of the domain crates stages build on (src/, assets/, templates/ and Cargo.toml).\n");
+    code.push_str("pub const CRATES: &[(&str, &str)] = &[\n");
+    println!("cargo::rerun-if-changed=src");
+    for name in ["numerics", "figures", "report", "vision"] {
+        let root = crates.join(name);
+        let mut files = vec![root.join("Cargo.toml")];
+        for sub in ["src", "assets", "templates"] {
+            collect(&root.join(sub), &mut files);
+            println!("cargo::rerun-if-changed={}", root.join(sub).display());
+        }
+        println!(
+            "cargo::rerun-if-changed={}",
+            root.join("Cargo.toml").display()
+        );
+        writeln!(code, "    ({name:?}, {:?}),", digest(&root, &files)).expect("write to string");
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("fingerprints.rs");
+    std::fs::write(out, code).expect("write fingerprints.rs");
+}
