@@ -1,1 +1,48 @@
-//! placeholder
+//! Figures for the "Minor First, Major Last" reproduction: plotters renderers that turn plain
+//! data (series of points, matrices, labels) into an SVG and a PNG each.
+//!
+//! The crate computes no science. Every figure type is a plain struct; a `render_*` function
+//! writes `stem.svg` and `stem.png` atomically (temp file + rename) and returns a [`Rendered`].
+//! Output is deterministic: the same input gives byte-identical SVG. Text uses the embedded
+//! DejaVu Sans (registered with plotters' `ab_glyph` font table), so no system fonts are needed.
+//!
+//! Conventions shared by all figure types:
+//! - colours come from a fixed Okabe–Ito palette indexed by `color_index` ([`palette`]);
+//! - non-finite values are dropped (never a panic); on a [`Scale::Log10`] axis values ≤ 0 are
+//!   dropped too; a figure with nothing drawable at all is a [`FigureError::NoData`] error;
+//! - log axes are ticked at powers of ten (labelled 10⁻³, 10⁰, …).
+//!
+//! ```no_run
+//! use figures::{LineChart, Scale, Series, RefLine, render_line_chart};
+//! let chart = LineChart {
+//!     title: "β_j / ‖β‖ vs rescaled time".into(),
+//!     x_label: "τ (rescaled time)".into(),
+//!     y_label: "β_j / ‖β‖".into(),
+//!     x_scale: Scale::Log10,
+//!     series: vec![
+//!         Series::new("j = 0", vec![(0.1, 0.2), (1.0, 0.9), (10.0, 0.1)], 0),
+//!         Series::new("j = 0 (C-ODE)", vec![(0.1, 0.21), (10.0, 0.1)], 0).dashed(),
+//!     ],
+//!     vlines: vec![RefLine::new(1.0, "τ₁ predicted")],
+//!     ..LineChart::default()
+//! };
+//! let rendered = render_line_chart(&chart, std::path::Path::new("out/fig1"))?;
+//! assert!(rendered.png.ends_with("fig1.png"));
+//! # Ok::<(), figures::FigureError>(())
+//! ```
+
+mod axis;
+mod error;
+mod frame;
+mod line;
+mod render;
+mod style;
+
+pub use axis::Scale;
+pub use error::FigureError;
+pub use frame::LegendPosition;
+pub use line::{
+    Band, LineChart, LineStyle, PanelGrid, RefLine, Series, render_line_chart, render_panel_grid,
+};
+pub use render::Rendered;
+pub use style::{Colormap, FONT_FAMILY, PALETTE, palette};

@@ -1,0 +1,203 @@
+//! The common plot frame: a Cartesian chart in transformed axis space with our own ticks.
+
+use plotters::chart::{ChartBuilder, ChartContext, SeriesLabelPosition};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::{Cartesian2d, DrawingArea, DrawingBackend, RGBColor};
+use plotters::style::Color;
+
+use crate::axis::Axis;
+use crate::error::{FigureError, draw_err};
+use crate::style::{AXIS_DESC_SIZE, GRID_GRAY, LEGEND_SIZE, TICK_SIZE, text};
+
+/// One axis in transformed space whose key points (ticks and grid lines) are exactly ours.
+#[derive(Debug, Clone)]
+pub(crate) struct TickRange {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl TickRange {
+    fn new(axis: &Axis) -> Self {
+        Self {
+            lo: axis.lo,
+            hi: axis.hi,
+            ticks: axis.ticks.clone(),
+        }
+    }
+}
+
+impl Ranged for TickRange {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.hi - self.lo;
+        if span <= 0.0 || !value.is_finite() {
+            return (limit.0 + limit.1) / 2;
+        }
+        let fraction = (value - self.lo) / span;
+        // Clamp far-away points so a stray value cannot overflow the i32 pixel space.
+        let fraction = fraction.clamp(-10.0, 11.0);
+        limit.0 + (f64::from(limit.1 - limit.0) * fraction).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// Coordinate system shared by every figure type: both axes in transformed space (log10 for log
+/// axes), with tick positions fixed by [`crate::axis`].
+pub(crate) type Coords = Cartesian2d<TickRange, TickRange>;
+
+/// Outer margin of a plot frame, in pixels.
+pub(crate) const MARGIN: u32 = 14;
+/// Height of the area under the plot holding x tick labels and the x description.
+pub(crate) const X_LABEL_AREA: u32 = 66;
+/// Width of the area left of the plot holding y tick labels and the y description.
+pub(crate) const Y_LABEL_AREA: u32 = 96;
+
+/// Where a legend goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegendPosition {
+    /// The inside corner that covers the fewest data points.
+    #[default]
+    Auto,
+    /// Inside, top left.
+    UpperLeft,
+    /// Inside, top right.
+    UpperRight,
+    /// Inside, bottom left.
+    LowerLeft,
+    /// Inside, bottom right.
+    LowerRight,
+    /// No legend.
+    Hidden,
+}
+
+/// Builds the frame and draws grid, ticks and axis descriptions.
+pub(crate) fn frame<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: &Axis,
+    y: &Axis,
+    x_desc: &str,
+    y_desc: &str,
+    grid: bool,
+) -> Result<ChartContext<'a, DB, Coords>, FigureError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(TickRange::new(x), TickRange::new(y))
+        .map_err(draw_err)?;
+    let x_format = |v: &f64| x.label_for(*v);
+    let y_format = |v: &f64| y.label_for(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .label_style(text(TICK_SIZE))
+        .axis_desc_style(text(AXIS_DESC_SIZE))
+        .bold_line_style(GRID_GRAY.stroke_width(1))
+        .axis_style(RGBColor(0x33, 0x33, 0x33).stroke_width(1));
+    if !grid {
+        mesh.disable_mesh();
+    }
+    mesh.draw().map_err(draw_err)?;
+    Ok(chart)
+}
+
+/// Plot-area pixel size for an area of `size`, given the fixed layout above.
+pub(crate) fn plot_pixels(size: (u32, u32)) -> (f64, f64) {
+    (
+        f64::from(size.0.saturating_sub(2 * MARGIN + Y_LABEL_AREA).max(1)),
+        f64::from(size.1.saturating_sub(2 * MARGIN + X_LABEL_AREA).max(1)),
+    )
+}
+
+/// Picks the inside corner with the fewest points (given in transformed axis space);
+/// ties prefer upper right, then upper left, lower right, lower left.
+pub(crate) fn choose_corner(
+    position: LegendPosition,
+    x: &Axis,
+    y: &Axis,
+    points: &[(f64, f64)],
+) -> Option<SeriesLabelPosition> {
+    match position {
+        LegendPosition::Hidden => None,
+        LegendPosition::UpperLeft => Some(SeriesLabelPosition::UpperLeft),
+        LegendPosition::UpperRight => Some(SeriesLabelPosition::UpperRight),
+        LegendPosition::LowerLeft => Some(SeriesLabelPosition::LowerLeft),
+        LegendPosition::LowerRight => Some(SeriesLabelPosition::LowerRight),
+        LegendPosition::Auto => {
+            let mut counts = [0usize; 4];
+            for &(px, py) in points {
+                let u = (px - x.lo) / (x.hi - x.lo);
+                let v = (py - y.lo) / (y.hi - y.lo);
+                let left = u <= 0.45;
+                let right = u >= 0.55;
+                let top = v >= 0.6;
+                let bottom = v <= 0.4;
+                counts[0] += usize::from(top && right);
+                counts[1] += usize::from(top && left);
+                counts[2] += usize::from(bottom && right);
+                counts[3] += usize::from(bottom && left);
+            }
+            let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+            Some(match best {
+                0 => SeriesLabelPosition::UpperRight,
+                1 => SeriesLabelPosition::UpperLeft,
+                2 => SeriesLabelPosition::LowerRight,
+                _ => SeriesLabelPosition::LowerLeft,
+            })
+        }
+    }
+}
+
+/// Draws the collected series labels as a legend box at `corner`.
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Coords>,
+    corner: Option<SeriesLabelPosition>,
+) -> Result<(), FigureError> {
+    if let Some(corner) = corner {
+        chart
+            .configure_series_labels()
+            .position(corner)
+            .margin(10)
+            .legend_area_size(34)
+            .label_font(text(LEGEND_SIZE))
+            .background_style(RGBColor(255, 255, 255).mix(0.88))
+            .border_style(RGBColor(0x99, 0x99, 0x99))
+            .draw()
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// Samples points along a polyline (in transformed space) so that sparse lines still count
+/// when choosing a legend corner.
+pub(crate) fn densify(points: &[(f64, f64)], out: &mut Vec<(f64, f64)>) {
+    for pair in points.windows(2) {
+        for k in 0..8 {
+            let t = f64::from(k) / 8.0;
+            out.push((
+                pair[0].0 + (pair[1].0 - pair[0].0) * t,
+                pair[0].1 + (pair[1].1 - pair[0].1) * t,
+            ));
+        }
+    }
+    if let Some(&last) = points.last() {
+        out.push(last);
+    }
+}
