@@ -30,7 +30,11 @@ pub fn main() -> ExitCode {
             // clap prints help/version to stdout with exit 0 and usage errors to stderr; usage errors
             // are bad input (exit 2, which is also clap's own convention).
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { exit::BAD_INPUT } else { exit::OK });
+            return ExitCode::from(if error.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            });
         }
     };
     let outcome: Result<(), CliError> = match cli.command {

@@ -23,13 +23,22 @@ pub struct CliError {
 
 impl CliError {
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Self { code: BAD_INPUT, message: message.into() }
+        Self {
+            code: BAD_INPUT,
+            message: message.into(),
+        }
     }
     pub fn unexpected(message: impl Into<String>) -> Self {
-        Self { code: UNEXPECTED, message: message.into() }
+        Self {
+            code: UNEXPECTED,
+            message: message.into(),
+        }
     }
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -11,5 +11,9 @@ pub fn bin() -> &'static str {
 /// Run `minorfirst` with `args` in `dir` and capture its output.
 #[allow(dead_code)]
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).args(args).current_dir(dir).output().expect("spawn minorfirst")
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("spawn minorfirst")
 }

@@ -26,14 +26,20 @@ impl Dataset {
         }
         let d = rows[0].len();
         if d == 0 {
-            return Err(NumericsError::invalid("dataset", "samples have dimension 0"));
+            return Err(NumericsError::invalid(
+                "dataset",
+                "samples have dimension 0",
+            ));
         }
         let mut x = Vec::with_capacity(rows.len() * d);
         for (i, row) in rows.iter().enumerate() {
             if row.len() != d {
                 return Err(NumericsError::invalid(
                     "dataset",
-                    format!("row {i} has {} entries, row 0 has {d} (ragged X)", row.len()),
+                    format!(
+                        "row {i} has {} entries, row 0 has {d} (ragged X)",
+                        row.len()
+                    ),
                 ));
             }
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
@@ -52,7 +58,12 @@ impl Dataset {
                 ));
             }
         }
-        Ok(Self { x, y: labels.to_vec(), n: rows.len(), d })
+        Ok(Self {
+            x,
+            y: labels.to_vec(),
+            n: rows.len(),
+            d,
+        })
     }
 
     /// The single-example dataset D_μ = {(μ, +1)}.

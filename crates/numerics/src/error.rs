@@ -1,7 +1,7 @@
 //! The crate's one error type. Non-convergence and blow-up are results, not errors; these are
 //! invalid inputs and solver failures.
 
-/// Errors of the numerical core. Messages are lowercase fragments that fit "failed to …: <msg>".
+/// Errors of the numerical core. Messages are lowercase fragments that fit `failed to …: <msg>`.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum NumericsError {
     #[error("invalid {what}: {reason}")]
@@ -15,6 +15,9 @@ pub enum NumericsError {
 impl NumericsError {
     /// Shorthand for an invalid-argument error.
     pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
-        Self::Invalid { what, reason: reason.into() }
+        Self::Invalid {
+            what,
+            reason: reason.into(),
+        }
     }
 }
