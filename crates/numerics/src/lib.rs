@@ -14,3 +14,6 @@ pub mod theory;
 pub mod model;
 pub mod ode;
 pub mod optim;
+pub mod flow;
+pub mod sweep;
+pub mod trajectory;

@@ -132,6 +132,23 @@ pub fn update_direction(
     clock: Clock,
     ws: &mut StepWorkspace,
 ) -> DirectionInfo {
+    update_direction_smoothed(weights, depth, data, optimizer, clock, 0.0, ws)
+}
+
+/// [`update_direction`] with the ℓ∞ sign regularised for flows: ε_{l,j} = ρ·sign0(g_β,j)·
+/// clamp(Π_{k≠l} w⁽ᵏ⁾_j / (δ ρ^{L−1}), −1, 1) with δ = `linf_zone` (δ = 0: the exact sign0). The
+/// regularised field is Lipschitz, so an adaptive integrator can sit on the even-L Filippov sliding
+/// point w = 0 (spec B4.1) instead of chattering; it differs from sign0 only where |Π_{k≠l} w| < δρ^{L−1}.
+#[allow(clippy::too_many_arguments)]
+pub fn update_direction_smoothed(
+    weights: &[f64],
+    depth: usize,
+    data: &Dataset,
+    optimizer: Optimizer,
+    clock: Clock,
+    linf_zone: f64,
+    ws: &mut StepWorkspace,
+) -> DirectionInfo {
     beta_into(weights, depth, &mut ws.beta);
     let at_theta = sample_pass(data, &ws.beta, &mut ws.acc);
     let pass = match optimizer {
@@ -140,7 +157,21 @@ pub fn update_direction(
             // Direction of ∇L(θ): g_β ∝ −acc with a positive factor, which sign and normalisation ignore.
             ws.acc.iter_mut().for_each(|a| *a = -*a);
             layer_gradients(weights, depth, &ws.acc, &mut ws.grad);
-            perturb(weights, optimizer, rho, &ws.grad, &mut ws.perturbed);
+            let zone = linf_zone * rho.powi(depth as i32 - 1);
+            if zone > 0.0 && matches!(optimizer, Optimizer::SamLinf { .. }) {
+                let d = ws.acc.len();
+                for (i, (o, &w)) in ws.perturbed.iter_mut().zip(weights).enumerate() {
+                    let g_beta = ws.acc[i % d];
+                    let ratio = if g_beta == 0.0 {
+                        0.0
+                    } else {
+                        ws.grad[i] / (zone * g_beta.abs())
+                    };
+                    *o = w + rho * ratio.clamp(-1.0, 1.0);
+                }
+            } else {
+                perturb(weights, optimizer, rho, &ws.grad, &mut ws.perturbed);
+            }
             beta_into(&ws.perturbed, depth, &mut ws.beta_hat);
             sample_pass(data, &ws.beta_hat, &mut ws.acc)
         }

@@ -1,0 +1,326 @@
+//! Discrete training runs with logging at a geometric step grid or explicit steps (never every step).
+
+use crate::dataset::Dataset;
+use crate::error::NumericsError;
+use crate::model::{Network, check_dims, loss_of_beta, neg_dloss};
+use crate::optim::{Clock, Optimizer, StepWorkspace, step};
+
+/// Which steps to record. Step 0 and the final step are always recorded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogSchedule {
+    /// k points per decade: steps round(10^(i/k)), deduplicated (None: no grid).
+    pub per_decade: Option<u32>,
+    /// Extra steps to record.
+    pub steps: Vec<u64>,
+}
+
+impl LogSchedule {
+    /// A geometric grid with k points per decade.
+    pub fn geometric(per_decade: u32) -> Self {
+        Self {
+            per_decade: Some(per_decade),
+            steps: Vec::new(),
+        }
+    }
+    /// Exactly these steps (plus 0 and the final one).
+    pub fn explicit(steps: Vec<u64>) -> Self {
+        Self {
+            per_decade: None,
+            steps,
+        }
+    }
+
+    /// A cursor over the scheduled steps in increasing order; O(#explicit steps) memory.
+    fn cursor(&self) -> LogCursor {
+        let mut steps = self.steps.clone();
+        steps.sort_unstable();
+        steps.dedup();
+        LogCursor {
+            per_decade: self.per_decade,
+            grid_index: 0,
+            explicit: steps,
+            explicit_index: 0,
+        }
+    }
+
+    /// All scheduled steps in 0..=last (for tests and previews).
+    pub fn steps_up_to(&self, last: u64) -> Vec<u64> {
+        let mut cursor = self.cursor();
+        let mut out = vec![0];
+        let mut current = 0;
+        while let Some(next) = cursor.next_after(current) {
+            if next >= last {
+                break;
+            }
+            out.push(next);
+            current = next;
+        }
+        if last > 0 {
+            out.push(last);
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LogCursor {
+    per_decade: Option<u32>,
+    grid_index: u32,
+    explicit: Vec<u64>,
+    explicit_index: usize,
+}
+
+impl LogCursor {
+    /// The smallest scheduled step strictly greater than `current`.
+    fn next_after(&mut self, current: u64) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        if let Some(k) = self.per_decade.filter(|&k| k > 0) {
+            loop {
+                let value = 10f64.powf(self.grid_index as f64 / k as f64).round();
+                if value >= u64::MAX as f64 {
+                    break;
+                }
+                let value = value as u64;
+                if value > current {
+                    best = Some(value);
+                    break;
+                }
+                self.grid_index += 1;
+            }
+        }
+        while self.explicit_index < self.explicit.len()
+            && self.explicit[self.explicit_index] <= current
+        {
+            self.explicit_index += 1;
+        }
+        if let Some(&explicit) = self.explicit.get(self.explicit_index) {
+            best = Some(best.map_or(explicit, |b| b.min(explicit)));
+        }
+        best
+    }
+}
+
+/// Unchecked settings of a discrete run; [`TrainConfig::new`] validates them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainParams {
+    pub optimizer: Optimizer,
+    pub clock: Clock,
+    pub lr: f64,
+    pub steps: u64,
+    pub log: LogSchedule,
+    /// Stop when ‖β‖₂ exceeds this (∞: never).
+    pub beta_cap: f64,
+}
+
+/// A validated discrete-run configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    params: TrainParams,
+}
+
+impl TrainConfig {
+    pub fn new(params: TrainParams) -> Result<Self, NumericsError> {
+        params.optimizer.validate()?;
+        if !(params.lr.is_finite() && params.lr > 0.0) {
+            return Err(NumericsError::invalid(
+                "lr",
+                format!("must be finite and > 0, got {}", params.lr),
+            ));
+        }
+        if !(params.beta_cap > 0.0) {
+            return Err(NumericsError::invalid("beta cap", "must be > 0"));
+        }
+        if params.log.per_decade == Some(0) {
+            return Err(NumericsError::invalid(
+                "log grid",
+                "need at least 1 point per decade",
+            ));
+        }
+        Ok(Self { params })
+    }
+    pub fn params(&self) -> &TrainParams {
+        &self.params
+    }
+}
+
+/// The state at one logged step. `time` is the run's own clock (η·steps); `tau` the accumulated rescaled
+/// time Σ η·meanᵢ(−ℓ′(m̂ᵢ)) (equal to `time` in the rescaled clock).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub step: u64,
+    pub time: f64,
+    pub tau: f64,
+    pub loss: f64,
+    pub beta: Vec<f64>,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopReason {
+    Completed,
+    /// ‖β‖₂ exceeded the cap at this step (the final record is that state).
+    BetaCap {
+        step: u64,
+    },
+    /// The next update would have produced a non-finite weight (the final record is the last finite state).
+    NonFinite {
+        step: u64,
+    },
+}
+
+impl StopReason {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::BetaCap { .. } => "beta_cap",
+            StopReason::NonFinite { .. } => "non_finite",
+        }
+    }
+}
+
+/// A logged run: records at the scheduled steps (the final one included) and the final state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    pub records: Vec<Record>,
+    pub final_record: Record,
+    pub stop: StopReason,
+    /// All final weights, layer-major.
+    pub final_weights: Vec<f64>,
+}
+
+/// Run the configured optimizer from `network` on `data`.
+pub fn train(
+    data: &Dataset,
+    network: Network,
+    config: &TrainConfig,
+) -> Result<Trajectory, NumericsError> {
+    check_dims(&network, data)?;
+    let params = &config.params;
+    let depth = network.depth();
+    let mut network = network;
+    let mut ws = StepWorkspace::new(depth, network.dim());
+    let mut cursor = params.log.cursor();
+    let mut next_log = cursor.next_after(0);
+    let record = |weights: &Network, step: u64, time: f64, tau: f64| {
+        let beta = weights.beta();
+        Record {
+            step,
+            time,
+            tau,
+            loss: loss_of_beta(data, &beta),
+            beta,
+        }
+    };
+    let mut records = vec![record(&network, 0, 0.0, 0.0)];
+    let mut stop = StopReason::Completed;
+    let mut tau = 0.0;
+    let mut done = 0u64;
+    let cap_sq = params.beta_cap * params.beta_cap;
+    let check_cap = params.beta_cap.is_finite();
+    let n = data.n();
+    for current in 1..=params.steps {
+        let Some(info) = step(
+            network.weights_mut(),
+            depth,
+            data,
+            params.optimizer,
+            params.clock,
+            params.lr,
+            &mut ws,
+        ) else {
+            stop = StopReason::NonFinite { step: done };
+            break;
+        };
+        done = current;
+        tau += params.lr
+            * match params.clock {
+                Clock::Rescaled => 1.0,
+                Clock::Original => {
+                    neg_dloss(info.pass.ref_margin) * info.pass.weight_sum / n as f64
+                }
+            };
+        if check_cap {
+            let mut norm_sq = 0.0;
+            crate::model::beta_into(network.weights(), depth, &mut ws.beta);
+            for b in &ws.beta {
+                norm_sq += b * b;
+            }
+            if !(norm_sq <= cap_sq) {
+                stop = StopReason::BetaCap { step: current };
+                break;
+            }
+        }
+        if next_log == Some(current) && current < params.steps {
+            records.push(record(&network, current, current as f64 * params.lr, tau));
+            next_log = cursor.next_after(current);
+        }
+    }
+    let final_record = record(&network, done, done as f64 * params.lr, tau);
+    if records.last().map(|r| r.step) != Some(done) {
+        records.push(final_record.clone());
+    }
+    Ok(Trajectory {
+        records,
+        final_record,
+        stop,
+        final_weights: network.weights().to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometric_grid_dedups_and_ends_at_last() {
+        // k = 2: 10^(i/2) rounds to 1, 3, 10, 32, 100, ...; k = 10 gives repeated 1s which must dedup.
+        assert_eq!(
+            LogSchedule::geometric(2).steps_up_to(100),
+            vec![0, 1, 3, 10, 32, 100]
+        );
+        let dense = LogSchedule::geometric(10).steps_up_to(20);
+        assert_eq!(dense, vec![0, 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20]);
+        let both = LogSchedule {
+            per_decade: Some(1),
+            steps: vec![7, 5, 7],
+        };
+        assert_eq!(both.steps_up_to(50), vec![0, 1, 5, 7, 10, 50]);
+    }
+
+    #[test]
+    fn records_match_schedule_and_cap_stops() {
+        let data = Dataset::single(&[1.0, 2.0]).unwrap();
+        let net = Network::balanced(3, &[1.0, 1.0]).unwrap();
+        let params = TrainParams {
+            optimizer: Optimizer::Gd,
+            clock: Clock::Rescaled,
+            lr: 0.01,
+            steps: 1000,
+            log: LogSchedule::geometric(1),
+            beta_cap: f64::INFINITY,
+        };
+        let config = TrainConfig::new(params.clone()).unwrap();
+        // Rescaled GD at L = 3 blows up in finite τ (w₂' = 2w₂², τ* = 1/2 for w = 1): step 1000 is
+        // τ = 10, so a cap of 1e6 must stop the run near step 50.
+        let capped = TrainConfig::new(TrainParams {
+            beta_cap: 1e6,
+            ..params
+        })
+        .unwrap();
+        let run = train(&data, net.clone(), &capped).unwrap();
+        let StopReason::BetaCap { step } = run.stop else {
+            panic!("{:?}", run.stop)
+        };
+        assert!((45..=60).contains(&step), "stopped at {step}");
+        let short = TrainConfig::new(TrainParams {
+            steps: 20,
+            ..config.params().clone()
+        })
+        .unwrap();
+        let run = train(&data, net, &short).unwrap();
+        let steps: Vec<u64> = run.records.iter().map(|r| r.step).collect();
+        assert_eq!(steps, vec![0, 1, 10, 20]);
+        assert_eq!(run.final_record.step, 20);
+        assert!((run.final_record.time - 0.2).abs() < 1e-15);
+    }
+}
