@@ -1,12 +1,321 @@
-//! Placeholder until the engine lands (replaced by the pipeline work).
-use super::exit::CliError;
+//! The pipeline subcommands: `run`, `status`, `dag`, `gc`, `clean` (and the hidden `bench-engine`).
+
+#[path = "engine_bench.rs"]
+mod bench;
+#[path = "engine_kinds.rs"]
+pub mod kinds;
+
+use std::path::PathBuf;
+
+use pipeline::{Config, Outcome, Overrides, Plan, Store};
+
+use super::exit::{self, CliError};
+
+/// Options shared by every subcommand that builds the plan.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// The pipeline file; the store and reports paths in it are relative to its directory.
+    #[arg(long, value_name = "FILE", default_value = "pipeline.toml")]
+    pub pipeline: PathBuf,
+    /// Apply the overrides of a `[profile.NAME]` table.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Override one parameter: `stage.key=value` (value in TOML syntax; a bare word is a string).
+    #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Stages to bring up to date (with their dependencies); default: every stage.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Run this stage's tasks even if they are cached (repeatable).
+    #[arg(long, value_name = "TARGET")]
+    pub force: Vec<String>,
+    /// No progress output; the summary line is still printed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Re-hash every cached object instead of trusting unchanged file metadata.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Stages to report on (with their dependencies); default: every stage.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DagArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Print Graphviz dot instead of text.
+    #[arg(long)]
+    pub dot: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// List what would be removed without removing it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also keep these objects: a key (or key prefix), or a run.json whose tasks to keep.
+    #[arg(long, value_name = "KEY|RUN.JSON")]
+    pub keep: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// The pipeline file whose store to delete.
+    #[arg(long, value_name = "FILE", default_value = "pipeline.toml")]
+    pub pipeline: PathBuf,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EngineCommand {
-    /// Run the pipeline.
-    Run,
+    /// Run the pipeline: execute what changed, reuse everything else (exit 3 if a task failed).
+    Run(RunArgs),
+    /// Per task: cached, or why it would run (new, param old → new, code or input changed).
+    Status(StatusArgs),
+    /// Print the stage graph (text, or Graphviz with --dot).
+    Dag(DagArgs),
+    /// Remove stored objects that the current plan does not reach.
+    Gc(GcArgs),
+    /// Delete the store (all cached results); reports are left alone.
+    Clean(CleanArgs),
+    // The claims-ledger `verify` subcommand belongs here: it can build the plan with
+    // `load_plan`, then check each task's object with `pipeline::Store::verify`.
+    /// Measure the engine on toy pipelines (no-op run/status on 10 000 tasks, overhead, speedup).
+    #[command(hide = true)]
+    BenchEngine(bench::BenchArgs),
 }
 
-pub fn run(_command: EngineCommand) -> Result<(), CliError> {
-    Err(CliError::unexpected("the pipeline engine is not built yet"))
+fn engine_error(error: pipeline::Error) -> CliError {
+    let code = if error.is_bad_input() {
+        exit::BAD_INPUT
+    } else {
+        exit::UNEXPECTED
+    };
+    CliError::new(code, error.to_string())
+}
+
+/// Parse the pipeline file and build the plan with the binary's registry (bad input → exit 2).
+pub fn load_plan(args: &PlanArgs) -> Result<(Config, Plan), CliError> {
+    let registry = kinds::registry();
+    let config = Config::load(&args.pipeline).map_err(engine_error)?;
+    let overrides = Overrides {
+        profile: args.profile.clone(),
+        sets: args.sets.clone(),
+    };
+    let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
+    Ok((config, plan))
+}
+
+pub fn run(command: EngineCommand) -> Result<(), CliError> {
+    match command {
+        EngineCommand::Run(args) => run_pipeline(args),
+        EngineCommand::Status(args) => status(args),
+        EngineCommand::Dag(args) => dag(args),
+        EngineCommand::Gc(args) => gc(args),
+        EngineCommand::Clean(args) => clean(args),
+        EngineCommand::BenchEngine(args) => bench::run(args),
+    }
+}
+
+fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
+    let registry = kinds::registry();
+    let (config, plan) = load_plan(&args.plan)?;
+    let options = pipeline::RunOptions {
+        targets: args.targets,
+        force: args.force,
+        jobs: args.jobs.map_or(0, usize::from),
+        quiet: args.quiet,
+        verify_all: args.verify,
+    };
+    let store = Store::new(&config.store);
+    let report =
+        pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(engine_error)?;
+    eprintln!("{}", report.summary());
+    if report.succeeded() {
+        return Ok(());
+    }
+    let failures: Vec<String> = report
+        .records
+        .iter()
+        .filter(|record| record.outcome == Outcome::Failed)
+        .map(|record| {
+            let task = &plan.tasks()[record.task];
+            format!(
+                "{} ({})",
+                plan.label(task),
+                record.error.as_deref().unwrap_or("failed")
+            )
+        })
+        .collect();
+    let skipped = report.count(Outcome::Skipped);
+    Err(CliError::new(
+        exit::TASK_FAILED,
+        format!(
+            "{} task(s) failed: {}; {skipped} dependent task(s) skipped",
+            failures.len(),
+            failures.join("; ")
+        ),
+    ))
+}
+
+fn status(args: StatusArgs) -> Result<(), CliError> {
+    let (config, plan) = load_plan(&args.plan)?;
+    let store = Store::new(&config.store);
+    let lines = pipeline::status(&plan, &store, &args.targets).map_err(engine_error)?;
+    let mut out = String::with_capacity(lines.len() * 64);
+    let mut cached = 0;
+    for (id, why) in &lines {
+        let task = &plan.tasks()[*id];
+        cached += usize::from(*why == pipeline::Why::Cached);
+        out.push_str(&format!(
+            "{}\t{}\t{why}\n",
+            plan.label(task),
+            &task.key[..12]
+        ));
+    }
+    print_stdout(&out)?;
+    eprintln!(
+        "status: {} tasks, {cached} cached, {} would run",
+        lines.len(),
+        lines.len() - cached
+    );
+    Ok(())
+}
+
+fn dag(args: DagArgs) -> Result<(), CliError> {
+    let (_, plan) = load_plan(&args.plan)?;
+    let mut out = String::new();
+    if args.dot {
+        out.push_str("digraph pipeline {\n  rankdir=LR;\n");
+        for stage in plan.stages() {
+            out.push_str(&format!(
+                "  \"{}\" [label=\"{}\\n{} · {} task(s)\"];\n",
+                stage.name,
+                stage.name,
+                stage.kind,
+                stage.tasks.len()
+            ));
+            for dep in &stage.deps {
+                out.push_str(&format!("  \"{dep}\" -> \"{}\";\n", stage.name));
+            }
+        }
+        out.push_str("}\n");
+    } else {
+        for stage in plan.stages() {
+            let deps = if stage.deps.is_empty() {
+                String::new()
+            } else {
+                format!(" ← {}", stage.deps.join(", "))
+            };
+            out.push_str(&format!(
+                "{} ({}, {} task(s)){deps}\n",
+                stage.name,
+                stage.kind,
+                stage.tasks.len()
+            ));
+        }
+    }
+    print_stdout(&out)
+}
+
+fn gc(args: GcArgs) -> Result<(), CliError> {
+    let (config, plan) = load_plan(&args.plan)?;
+    let mut keep = Vec::new();
+    for item in &args.keep {
+        let path = std::path::Path::new(item);
+        if path.is_file() {
+            let bytes = std::fs::read(path).map_err(|error| {
+                CliError::bad_input(format!("cannot read --keep {item}: {error}"))
+            })?;
+            let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
+                CliError::bad_input(format!("--keep {item} is not a run.json: {error}"))
+            })?;
+            let tasks = json["tasks"]
+                .as_array()
+                .ok_or_else(|| CliError::bad_input(format!("--keep {item} has no tasks")))?;
+            keep.extend(
+                tasks
+                    .iter()
+                    .filter_map(|task| task["key"].as_str())
+                    .map(str::to_owned),
+            );
+        } else if item.len() >= 4 && item.chars().all(|c| c.is_ascii_hexdigit()) {
+            keep.push(item.to_ascii_lowercase());
+        } else {
+            return Err(CliError::bad_input(format!(
+                "--keep {item}: neither a key prefix (hex) nor a run.json file"
+            )));
+        }
+    }
+    let store = Store::new(&config.store);
+    let report = pipeline::gc(&plan, &store, &keep, args.dry_run).map_err(engine_error)?;
+    let mut out = String::new();
+    let mut bytes = 0;
+    for (key, size) in &report.removed {
+        bytes += size;
+        out.push_str(&format!(
+            "{} {key} ({size} bytes)\n",
+            if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            }
+        ));
+    }
+    print_stdout(&out)?;
+    eprintln!(
+        "gc: {} object(s) {}, {bytes} bytes; {} kept",
+        report.removed.len(),
+        if args.dry_run {
+            "would be removed"
+        } else {
+            "removed"
+        },
+        report.kept
+    );
+    Ok(())
+}
+
+fn clean(args: CleanArgs) -> Result<(), CliError> {
+    let config = Config::load(&args.pipeline).map_err(engine_error)?;
+    let store = Store::new(&config.store);
+    if pipeline::clean(&store).map_err(engine_error)? {
+        eprintln!("clean: removed the store at {}", store.root().display());
+    } else {
+        eprintln!("clean: no store at {}", store.root().display());
+    }
+    Ok(())
+}
+
+fn print_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // A closed pipe (`minorfirst status | head`) is not an error worth reporting.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(CliError::unexpected(format!(
+            "failed to write to stdout: {error}"
+        ))),
+    }
 }

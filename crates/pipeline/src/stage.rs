@@ -14,12 +14,27 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamType {
     Bool,
-    Int { min: Option<i64>, max: Option<i64> },
-    Float { min: Option<f64>, max: Option<f64> },
-    Str { choices: Option<Vec<&'static str>> },
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Float {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Str {
+        choices: Option<Vec<&'static str>>,
+    },
     /// A vector of floats, optionally with a fixed length and element bounds.
-    FloatVec { len: Option<usize>, min: Option<f64>, max: Option<f64> },
-    IntVec { min: Option<i64>, max: Option<i64> },
+    FloatVec {
+        len: Option<usize>,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    IntVec {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     StrVec,
     /// Any TOML value, passed through as JSON (for nested tables such as log grids). Never swept.
     Any,
@@ -108,4 +123,41 @@ pub trait StageKind: Send + Sync + 'static {
     fn schema(&self) -> ParamSchema;
     /// Run one task. Must be deterministic in (params, inputs): the result is cached by content key.
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError>;
+}
+
+impl ParamSpec {
+    /// A required, non-sweepable parameter; chain [`ParamSpec::with_default`] and
+    /// [`ParamSpec::sweepable`] to refine it.
+    pub fn new(name: &'static str, ty: ParamType, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            default: None,
+            sweepable: false,
+            doc,
+        }
+    }
+
+    /// Make the parameter optional with this default (validated like a value from the file).
+    pub fn with_default(mut self, default: impl Into<Value>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+
+    /// Allow a list-valued setting to expand into a sweep.
+    pub fn sweepable(mut self) -> Self {
+        self.sweepable = true;
+        self
+    }
+}
+
+impl ParamSchema {
+    pub fn new(params: Vec<ParamSpec>) -> Self {
+        Self { params }
+    }
+
+    /// The declared parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|spec| spec.name == name)
+    }
 }

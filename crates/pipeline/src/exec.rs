@@ -1,0 +1,764 @@
+//! The executor: decide what is cached, run the rest in parallel in dependency order, publish,
+//! record `run.json`; plus `status` and `gc`, which share its view of the store.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::plan::{Plan, Task};
+use crate::registry::Registry;
+use crate::stage::{InputArtifact, TaskContext};
+use crate::state::{self, Why};
+use crate::store::{Stamps, Store};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stage names to bring up to date (with their dependencies); empty = all.
+    pub targets: Vec<String>,
+    /// Stage names whose tasks run even if cached.
+    pub force: Vec<String>,
+    /// Worker threads; 0 = all cores.
+    pub jobs: usize,
+    /// No progress output (the summary line is still printed).
+    pub quiet: bool,
+    /// Re-hash every cached object instead of trusting unchanged file metadata.
+    pub verify_all: bool,
+}
+
+/// What happened to one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Executed,
+    Cached,
+    Failed,
+    /// Not run because a task it depends on failed.
+    Skipped,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub task: usize,
+    pub outcome: Outcome,
+    pub duration_s: f64,
+    pub error: Option<String>,
+}
+
+/// The result of a run: one record per selected task, in plan order.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub records: Vec<TaskRecord>,
+}
+
+impl RunReport {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.records
+            .iter()
+            .filter(|record| record.outcome == outcome)
+            .count()
+    }
+
+    /// `tasks: N total, K executed, M cached, F failed` (plus skipped, when any).
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "tasks: {} total, {} executed, {} cached, {} failed",
+            self.records.len(),
+            self.count(Outcome::Executed),
+            self.count(Outcome::Cached),
+            self.count(Outcome::Failed)
+        );
+        let skipped = self.count(Outcome::Skipped);
+        if skipped > 0 {
+            line.push_str(&format!(", {skipped} skipped"));
+        }
+        line
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.records
+            .iter()
+            .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+    }
+}
+
+#[derive(Serialize)]
+struct RunJsonTask<'a> {
+    stage: &'a str,
+    kind: &'a str,
+    index: usize,
+    params: &'a serde_json::Value,
+    key: &'a str,
+    status: Outcome,
+    duration_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RunJson<'a> {
+    version: u32,
+    profile: Option<&'a str>,
+    total: usize,
+    executed: usize,
+    cached: usize,
+    failed: usize,
+    skipped: usize,
+    tasks: Vec<RunJsonTask<'a>>,
+}
+
+fn check_stages(plan: &Plan, names: &[String], role: &str) -> Result<()> {
+    match names.iter().find(|name| plan.stage(name).is_none()) {
+        Some(name) => Err(plan.unknown_stage(name, role)),
+        None => Ok(()),
+    }
+}
+
+enum Need {
+    Cached,
+    Execute,
+}
+
+/// Classify each selected task as cached or to execute. Cheap path: file metadata matches the stamps
+/// of the last full verification. Otherwise the object is fully re-hashed; a corrupt or partial
+/// object is removed so it is recomputed.
+fn classify(
+    plan: &Plan,
+    store: &Store,
+    selection: &[usize],
+    stamps: &Mutex<Stamps>,
+    forced: &HashSet<usize>,
+    verify_all: bool,
+) -> Vec<(usize, Need, bool)> {
+    let known = stamps.lock().expect("stamps lock").clone();
+    selection
+        .par_iter()
+        .map(|&id| {
+            let key = plan.tasks()[id].key.as_str();
+            if forced.contains(&id) {
+                return (id, Need::Execute, false);
+            }
+            if !verify_all
+                && known
+                    .get(key)
+                    .is_some_and(|recorded| store.matches_stamps(key, recorded))
+            {
+                return (id, Need::Cached, false);
+            }
+            if !store.object_dir(key).exists() {
+                return (id, Need::Execute, false);
+            }
+            match store.verify(key) {
+                Ok(fresh) => {
+                    stamps
+                        .lock()
+                        .expect("stamps lock")
+                        .insert(key.to_string(), fresh);
+                    (id, Need::Cached, true)
+                }
+                Err(_) => {
+                    let _ = store.remove(key);
+                    stamps.lock().expect("stamps lock").remove(key);
+                    (id, Need::Execute, false)
+                }
+            }
+        })
+        .collect()
+}
+
+struct Progress {
+    bars: Option<(
+        indicatif::MultiProgress,
+        indicatif::ProgressBar,
+        Vec<Option<indicatif::ProgressBar>>,
+    )>,
+    quiet: bool,
+    done: AtomicUsize,
+    total: usize,
+}
+
+impl Progress {
+    fn new(plan: &Plan, execute: &[usize], quiet: bool) -> Self {
+        let total = execute.len();
+        let bars = (!quiet && total > 0 && std::io::stderr().is_terminal()).then(|| {
+            let multi = indicatif::MultiProgress::new();
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:>16} [{bar:30}] {pos}/{len} {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> ");
+            let overall = multi.add(
+                indicatif::ProgressBar::new(total as u64)
+                    .with_style(style.clone())
+                    .with_prefix("all"),
+            );
+            let mut per_stage = vec![0usize; plan.stages().len()];
+            for id in execute {
+                per_stage[plan.tasks()[*id].stage] += 1;
+            }
+            let stage_bars = per_stage
+                .iter()
+                .enumerate()
+                .map(|(stage, count)| {
+                    (*count > 0).then(|| {
+                        multi.add(
+                            indicatif::ProgressBar::new(*count as u64)
+                                .with_style(style.clone())
+                                .with_prefix(plan.stages()[stage].name.clone()),
+                        )
+                    })
+                })
+                .collect();
+            (multi, overall, stage_bars)
+        });
+        Self {
+            bars,
+            quiet,
+            done: AtomicUsize::new(0),
+            total,
+        }
+    }
+
+    fn finished(&self, plan: &Plan, task: &Task, record: &TaskRecord) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some((multi, overall, stages)) = &self.bars {
+            overall.inc(1);
+            if let Some(bar) = &stages[task.stage] {
+                bar.inc(1);
+            }
+            if let Some(error) = &record.error {
+                let _ = multi.println(format!("failed {}: {error}", plan.label(task)));
+            }
+        } else if !self.quiet {
+            let label = plan.label(task);
+            match record.outcome {
+                Outcome::Failed => eprintln!(
+                    "[{done}/{}] failed {label}: {}",
+                    self.total,
+                    record.error.as_deref().unwrap_or("")
+                ),
+                Outcome::Skipped => {
+                    eprintln!("[{done}/{}] skipped {label} (an input failed)", self.total)
+                }
+                _ => eprintln!(
+                    "[{done}/{}] ran {label} in {:.3} s",
+                    self.total, record.duration_s
+                ),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((multi, overall, stages)) = &self.bars {
+            overall.finish();
+            for bar in stages.iter().flatten() {
+                bar.finish();
+            }
+            let _ = multi.clear();
+        }
+    }
+}
+
+fn execute_one(
+    registry: &Registry,
+    plan: &Plan,
+    store: &Store,
+    task: &Task,
+) -> (TaskRecord, Option<Vec<crate::store::Stamp>>) {
+    let start = Instant::now();
+    let stage = plan.stage_of(task);
+    let kind = registry.get(task.kind).expect("plan kinds are registered");
+    let inputs: Vec<InputArtifact> = task
+        .deps
+        .iter()
+        .map(|dep| {
+            let input = &plan.tasks()[*dep];
+            InputArtifact {
+                stage: plan.stage_of(input).name.clone(),
+                kind: input.kind.to_string(),
+                params: input.params.clone(),
+                key: input.key.clone(),
+                dir: store.object_dir(&input.key),
+            }
+        })
+        .collect();
+    let outcome = store
+        .scratch(&task.key)
+        .map_err(|error| error.to_string())
+        .and_then(|scratch| {
+            let context = TaskContext {
+                stage: &stage.name,
+                params: &task.params,
+                inputs: &inputs,
+                out_dir: &scratch,
+            };
+            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| kind.run(&context))) {
+                Ok(Ok(())) => store
+                    .commit(&scratch, &task.key)
+                    .map_err(|error| error.to_string()),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(panic) => Err(panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .map_or_else(
+                        || "the task panicked".to_string(),
+                        |text| format!("the task panicked: {text}"),
+                    )),
+            };
+            if result.is_err() {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
+            result
+        });
+    let duration_s = start.elapsed().as_secs_f64();
+    match outcome {
+        Ok(stamps) => (
+            TaskRecord {
+                task: task.id,
+                outcome: Outcome::Executed,
+                duration_s,
+                error: None,
+            },
+            Some(stamps),
+        ),
+        Err(error) => (
+            TaskRecord {
+                task: task.id,
+                outcome: Outcome::Failed,
+                duration_s,
+                error: Some(error),
+            },
+            None,
+        ),
+    }
+}
+
+struct Scheduler<'a> {
+    registry: &'a Registry,
+    plan: &'a Plan,
+    store: &'a Store,
+    remaining: Vec<AtomicUsize>,
+    blocked: Vec<std::sync::atomic::AtomicBool>,
+    dependents: Vec<Vec<usize>>,
+    records: Mutex<Vec<Option<TaskRecord>>>,
+    stamps: &'a Mutex<Stamps>,
+    progress: Progress,
+}
+
+impl<'a> Scheduler<'a> {
+    fn start<'s>(&'s self, scope: &rayon::Scope<'s>, id: usize) {
+        scope.spawn(move |scope| {
+            let task = &self.plan.tasks()[id];
+            let (record, stamps) = execute_one(self.registry, self.plan, self.store, task);
+            if let Some(stamps) = stamps {
+                self.stamps
+                    .lock()
+                    .expect("stamps lock")
+                    .insert(task.key.clone(), stamps);
+            }
+            let failed = record.outcome != Outcome::Executed;
+            self.complete(scope, id, record, failed);
+        });
+    }
+
+    /// Record a finished (or skipped) task and release its dependents; dependents of a failure are
+    /// skipped transitively without running.
+    fn complete<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        id: usize,
+        record: TaskRecord,
+        failed: bool,
+    ) {
+        self.progress
+            .finished(self.plan, &self.plan.tasks()[id], &record);
+        self.records.lock().expect("records lock")[id] = Some(record);
+        for &next in &self.dependents[id] {
+            if failed {
+                self.blocked[next].store(true, Ordering::SeqCst);
+            }
+            if self.remaining[next].fetch_sub(1, Ordering::SeqCst) == 1 {
+                if self.blocked[next].load(Ordering::SeqCst) {
+                    let skipped = TaskRecord {
+                        task: next,
+                        outcome: Outcome::Skipped,
+                        duration_s: 0.0,
+                        error: None,
+                    };
+                    self.complete(scope, next, skipped, true);
+                } else {
+                    self.start(scope, next);
+                }
+            }
+        }
+    }
+}
+
+fn copy_if_different(source: &Path, target: &Path) -> std::io::Result<()> {
+    let new = std::fs::read(source)?;
+    if std::fs::read(target).is_ok_and(|old| old == new) {
+        return Ok(());
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temp = target.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, &new)?;
+    std::fs::rename(&temp, target)
+}
+
+/// Run the plan (or the targets' part of it) against the store, writing `reports/run.json` and the
+/// published files. Validates targets and forced stages before writing anything. Waits for the
+/// store lock if another run holds it.
+pub fn run(
+    registry: &Registry,
+    plan: &Plan,
+    store: &Store,
+    reports: &Path,
+    options: &RunOptions,
+) -> Result<RunReport> {
+    let selection = plan.select(&options.targets)?;
+    check_stages(plan, &options.force, "--force")?;
+    store.create()?;
+    let quiet = options.quiet;
+    let _lock = store.lock(|| {
+        eprintln!(
+            "waiting for another minorfirst run on {}…",
+            store.root().display()
+        );
+    })?;
+    store.clean_scratch()?;
+    let original_stamps = store.load_stamps();
+    let original_len = original_stamps.len();
+    let stamps = Mutex::new(original_stamps);
+    let forced: HashSet<usize> = options
+        .force
+        .iter()
+        .filter_map(|name| plan.stage(name))
+        .flat_map(|stage| stage.tasks.clone())
+        .collect();
+    let mut need = vec![None; plan.tasks().len()];
+    let mut verified = vec![false; plan.tasks().len()];
+    let mut stamps_dirty = false;
+    for (id, decision, fully) in classify(
+        plan,
+        store,
+        &selection,
+        &stamps,
+        &forced,
+        options.verify_all,
+    ) {
+        need[id] = Some(matches!(decision, Need::Execute));
+        verified[id] = fully;
+        stamps_dirty |= fully || matches!(decision, Need::Execute);
+    }
+    // Inputs consumed by executing tasks are fully re-hashed first; a corrupt one joins the
+    // execute set, which may expose more inputs, hence the fixpoint.
+    loop {
+        let mut check: Vec<usize> = selection
+            .iter()
+            .filter(|id| need[**id] == Some(true))
+            .flat_map(|id| plan.tasks()[*id].deps.iter().copied())
+            .filter(|dep| need[*dep] == Some(false) && !verified[*dep])
+            .collect();
+        check.sort_unstable();
+        check.dedup();
+        if check.is_empty() {
+            break;
+        }
+        let results: Vec<(usize, bool)> = check
+            .par_iter()
+            .map(|&id| {
+                let key = &plan.tasks()[id].key;
+                match store.verify(key) {
+                    Ok(fresh) => {
+                        stamps
+                            .lock()
+                            .expect("stamps lock")
+                            .insert(key.clone(), fresh);
+                        (id, true)
+                    }
+                    Err(_) => {
+                        let _ = store.remove(key);
+                        stamps.lock().expect("stamps lock").remove(key);
+                        (id, false)
+                    }
+                }
+            })
+            .collect();
+        for (id, ok) in results {
+            verified[id] = true;
+            if !ok {
+                need[id] = Some(true);
+                stamps_dirty = true;
+            }
+        }
+    }
+    let execute: Vec<usize> = selection
+        .iter()
+        .copied()
+        .filter(|id| need[*id] == Some(true))
+        .collect();
+    let mut records: Vec<Option<TaskRecord>> = vec![None; plan.tasks().len()];
+    for &id in &selection {
+        if need[id] == Some(false) {
+            records[id] = Some(TaskRecord {
+                task: id,
+                outcome: Outcome::Cached,
+                duration_s: 0.0,
+                error: None,
+            });
+        }
+    }
+    if !execute.is_empty() {
+        let in_execute: HashSet<usize> = execute.iter().copied().collect();
+        let mut dependents = vec![Vec::new(); plan.tasks().len()];
+        let remaining: Vec<AtomicUsize> = (0..plan.tasks().len())
+            .map(|_| AtomicUsize::new(0))
+            .collect();
+        for &id in &execute {
+            for &dep in &plan.tasks()[id].deps {
+                if in_execute.contains(&dep) {
+                    dependents[dep].push(id);
+                    remaining[id].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let scheduler = Scheduler {
+            registry,
+            plan,
+            store,
+            blocked: (0..plan.tasks().len())
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
+            remaining,
+            dependents,
+            records: Mutex::new(records),
+            stamps: &stamps,
+            progress: Progress::new(plan, &execute, quiet),
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.jobs)
+            .build()
+            .map_err(|error| Error::Usage {
+                reason: format!("cannot start {} worker threads: {error}", options.jobs),
+            })?;
+        pool.scope(|scope| {
+            for &id in &execute {
+                if scheduler.remaining[id].load(Ordering::SeqCst) == 0 {
+                    scheduler.start(scope, id);
+                }
+            }
+        });
+        scheduler.progress.finish();
+        records = scheduler.records.into_inner().expect("records lock");
+        store.sync_objects()?;
+    }
+    let stamps = stamps.into_inner().expect("stamps lock");
+    if stamps_dirty || stamps.len() != original_len {
+        store.save_stamps(&stamps)?;
+    }
+    let records: Vec<TaskRecord> = selection
+        .iter()
+        .map(|id| {
+            records[*id]
+                .clone()
+                .expect("every selected task has a record")
+        })
+        .collect();
+    publish(plan, store, &stamps, reports, &records)?;
+    remember(plan, store, &records)?;
+    let report = RunReport { records };
+    write_run_json(plan, reports, &report)?;
+    Ok(report)
+}
+
+/// Mirror every successful task's `publish/**` files into the reports directory, copying only
+/// files whose contents differ (so a no-op run touches nothing). Later tasks in plan order win.
+fn publish(
+    plan: &Plan,
+    store: &Store,
+    stamps: &Stamps,
+    reports: &Path,
+    records: &[TaskRecord],
+) -> Result<()> {
+    for record in records
+        .iter()
+        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+    {
+        let key = &plan.tasks()[record.task].key;
+        let Some(files) = stamps.get(key) else {
+            continue;
+        };
+        for stamp in files {
+            if let Some(relative) = stamp.path.strip_prefix("publish/") {
+                let target = reports.join(relative);
+                copy_if_different(&store.object_dir(key).join(&stamp.path), &target)
+                    .map_err(|error| Error::io(&target, error))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remember(plan: &Plan, store: &Store, records: &[TaskRecord]) -> Result<()> {
+    let mut memory = state::load(store);
+    let mut changed = false;
+    for record in records
+        .iter()
+        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+    {
+        let task = &plan.tasks()[record.task];
+        let stage = &plan.stage_of(task).name;
+        let slot = memory.entry(stage.clone()).or_default();
+        if slot
+            .get(&task.index)
+            .is_none_or(|known| known.key != task.key)
+        {
+            slot.insert(task.index, state::memory_of(plan, task));
+            changed = true;
+        }
+    }
+    if changed {
+        state::save(store, &memory)
+    } else {
+        Ok(())
+    }
+}
+
+fn write_run_json(plan: &Plan, reports: &Path, report: &RunReport) -> Result<()> {
+    std::fs::create_dir_all(reports).map_err(|error| Error::io(reports, error))?;
+    let tasks = report
+        .records
+        .iter()
+        .map(|record| {
+            let task = &plan.tasks()[record.task];
+            RunJsonTask {
+                stage: &plan.stage_of(task).name,
+                kind: task.kind,
+                index: task.index,
+                params: &task.params,
+                key: &task.key,
+                status: record.outcome,
+                duration_s: record.duration_s,
+                error: record.error.as_deref(),
+            }
+        })
+        .collect();
+    let json = RunJson {
+        version: 1,
+        profile: plan.profile.as_deref(),
+        total: report.records.len(),
+        executed: report.count(Outcome::Executed),
+        cached: report.count(Outcome::Cached),
+        failed: report.count(Outcome::Failed),
+        skipped: report.count(Outcome::Skipped),
+        tasks,
+    };
+    crate::store::write_atomic(
+        &reports.join("run.json"),
+        &serde_json::to_vec(&json).expect("run.json serializes"),
+    )
+}
+
+/// Per selected task, whether it is cached or why it would run. Read-only: takes no lock and
+/// writes nothing (objects without recorded stamps are re-hashed in memory).
+pub fn status(plan: &Plan, store: &Store, targets: &[String]) -> Result<Vec<(usize, Why)>> {
+    let selection = plan.select(targets)?;
+    let stamps = store.load_stamps();
+    let memory = state::load(store);
+    Ok(selection
+        .par_iter()
+        .map(|&id| {
+            let task = &plan.tasks()[id];
+            let key = task.key.as_str();
+            let cached = stamps
+                .get(key)
+                .is_some_and(|recorded| store.matches_stamps(key, recorded))
+                || (store.object_dir(key).exists() && store.verify(key).is_ok());
+            if cached {
+                return (id, Why::Cached);
+            }
+            let stage = &plan.stage_of(task).name;
+            (
+                id,
+                state::explain(
+                    plan,
+                    task,
+                    memory.get(stage).and_then(|slot| slot.get(&task.index)),
+                ),
+            )
+        })
+        .collect())
+}
+
+/// What `gc` removed (or would remove): (key, bytes).
+#[derive(Debug, Clone, Default)]
+pub struct GcReport {
+    pub removed: Vec<(String, u64)>,
+    pub kept: usize,
+}
+
+/// Remove objects not reachable from `plan` and not listed in `keep` (keys or key prefixes).
+pub fn gc(plan: &Plan, store: &Store, keep: &[String], dry_run: bool) -> Result<GcReport> {
+    if !store.exists() {
+        return Ok(GcReport::default());
+    }
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(store.lock(|| eprintln!("waiting for another minorfirst run…"))?)
+    };
+    let reachable: HashSet<&str> = plan.tasks().iter().map(|task| task.key.as_str()).collect();
+    let mut report = GcReport::default();
+    for key in store.keys()? {
+        if reachable.contains(key.as_str())
+            || keep.iter().any(|pinned| key.starts_with(pinned.as_str()))
+        {
+            report.kept += 1;
+            continue;
+        }
+        let size = store.size(&key);
+        if !dry_run {
+            store.remove(&key)?;
+        }
+        report.removed.push((key, size));
+    }
+    if !dry_run && !report.removed.is_empty() {
+        let mut stamps = store.load_stamps();
+        for (key, _) in &report.removed {
+            stamps.remove(key);
+        }
+        store.save_stamps(&stamps)?;
+    }
+    Ok(report)
+}
+
+/// Delete the whole store (waiting for any run holding it). Reports are left alone.
+pub fn clean(store: &Store) -> Result<bool> {
+    if !store.exists() {
+        return Ok(false);
+    }
+    let lock = store.lock(|| eprintln!("waiting for another minorfirst run…"))?;
+    let objects = store.root().join("objects");
+    for dir in [objects, store.root().join("tmp")] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|error| Error::io(dir, error))?;
+        }
+    }
+    for file in ["stamps.json", "state.json"] {
+        let _ = std::fs::remove_file(store.root().join(file));
+    }
+    // The lock file stays: a run waiting on it must keep locking the same inode.
+    drop(lock);
+    Ok(true)
+}

@@ -1,0 +1,656 @@
+//! The plan: stages in dependency order, expanded into tasks, each with its content key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Config, StageConfig};
+use crate::error::{Error, Result};
+use crate::params::{self, Setting};
+use crate::registry::Registry;
+use crate::stage::ParamSchema;
+
+/// Version of the key derivation; bump it when the encoding below changes.
+pub const KEY_FORMAT: &str = "minorfirst-task-key/1";
+
+/// Command-line choices that change parameters: a profile and `--set stage.key=value` overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub profile: Option<String>,
+    /// Raw `stage.key=value` arguments (value parsed as TOML; a bare word is a string).
+    pub sets: Vec<String>,
+}
+
+/// One stage of the plan.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    pub name: String,
+    pub kind: &'static str,
+    pub deps: Vec<String>,
+    pub foreach: Option<String>,
+    /// Indices of this stage's tasks in [`Plan::tasks`] (contiguous).
+    pub tasks: Range<usize>,
+}
+
+/// One task: a stage at one sweep point.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Index in [`Plan::tasks`].
+    pub id: usize,
+    /// Index in [`Plan::stages`].
+    pub stage: usize,
+    /// Position of this task within its stage (its stable identity for `status`).
+    pub index: usize,
+    pub kind: &'static str,
+    pub fingerprint: &'static str,
+    /// Resolved parameters: every declared parameter, canonical JSON.
+    pub params: Value,
+    /// Tasks whose artifacts this task consumes, in plan order.
+    pub deps: Vec<usize>,
+    /// Content key (hex blake3).
+    pub key: String,
+}
+
+/// The expanded, validated DAG of tasks.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    stages: Vec<StagePlan>,
+    tasks: Vec<Task>,
+    pub profile: Option<String>,
+}
+
+struct Override {
+    stage: String,
+    key: String,
+    value: toml::Value,
+    origin: Origin,
+}
+
+enum Origin {
+    Profile(String),
+    Set(String),
+}
+
+impl Plan {
+    /// Validate `config` against the registered kinds, apply the profile and `--set` overrides,
+    /// expand sweeps and compute every task's key.
+    pub fn build(registry: &Registry, config: &Config, overrides: &Overrides) -> Result<Plan> {
+        let by_name: BTreeMap<&str, &StageConfig> = config
+            .stages
+            .iter()
+            .map(|stage| (stage.name.as_str(), stage))
+            .collect();
+        let mut schemas = BTreeMap::new();
+        for stage in &config.stages {
+            let Some(kind) = registry.get(&stage.kind) else {
+                return Err(config.error_at(
+                    &["stage", &stage.name, "kind"],
+                    Some(&stage.name),
+                    Some("kind"),
+                    format!(
+                        "unknown kind `{}` (known kinds: {})",
+                        stage.kind,
+                        registry.names().join(", ")
+                    ),
+                ));
+            };
+            schemas.insert(stage.name.as_str(), kind.schema());
+            for dep in &stage.deps {
+                if !by_name.contains_key(dep.as_str()) {
+                    return Err(config.error_at(
+                        &["stage", &stage.name, "deps"],
+                        Some(&stage.name),
+                        Some("deps"),
+                        format!("unknown stage `{dep}`"),
+                    ));
+                }
+                if dep == &stage.name {
+                    return Err(config.error_at(
+                        &["stage", &stage.name, "deps"],
+                        Some(&stage.name),
+                        Some("deps"),
+                        "a stage cannot depend on itself".into(),
+                    ));
+                }
+            }
+        }
+        let order = topological_order(config)?;
+        let mut all_overrides = Vec::new();
+        for (name, entries) in &config.profiles {
+            for entry in entries {
+                check_override_target(
+                    config,
+                    &schemas,
+                    &entry.stage,
+                    &entry.key,
+                    &Origin::Profile(name.clone()),
+                )?;
+            }
+        }
+        if let Some(profile) = &overrides.profile {
+            let Some(entries) = config.profiles.get(profile) else {
+                let known: Vec<&str> = config.profiles().collect();
+                return Err(Error::Usage {
+                    reason: format!(
+                        "unknown profile `{profile}` (defined: {})",
+                        list_or_none(&known)
+                    ),
+                });
+            };
+            for entry in entries {
+                all_overrides.push(Override {
+                    stage: entry.stage.clone(),
+                    key: entry.key.clone(),
+                    value: entry.value.clone(),
+                    origin: Origin::Profile(profile.clone()),
+                });
+            }
+        }
+        for arg in &overrides.sets {
+            let (stage, key, value) = parse_set(arg)?;
+            check_override_target(config, &schemas, &stage, &key, &Origin::Set(arg.clone()))?;
+            all_overrides.push(Override {
+                stage,
+                key,
+                value,
+                origin: Origin::Set(arg.clone()),
+            });
+        }
+
+        let registry_kinds: BTreeMap<&str, (&'static str, &'static str)> = config
+            .stages
+            .iter()
+            .filter_map(|stage| {
+                registry
+                    .get(&stage.kind)
+                    .map(|kind| (stage.name.as_str(), (kind.name(), kind.fingerprint())))
+            })
+            .collect();
+        let mut stages: Vec<StagePlan> = Vec::with_capacity(order.len());
+        let mut tasks: Vec<Task> = Vec::new();
+        let mut stage_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in &order {
+            let stage = by_name[name.as_str()];
+            let schema = &schemas[name.as_str()];
+            let points = expand_stage(config, stage, schema, &all_overrides)?;
+            let (kind, fingerprint) = registry_kinds[name.as_str()];
+            let start = tasks.len();
+            let shared: Vec<usize> = stage
+                .deps
+                .iter()
+                .filter(|dep| Some(*dep) != stage.foreach.as_ref())
+                .flat_map(|dep| stages[stage_index[dep.as_str()]].tasks.clone())
+                .collect();
+            let each: Vec<Option<usize>> = match &stage.foreach {
+                Some(dep) => stages[stage_index[dep.as_str()]]
+                    .tasks
+                    .clone()
+                    .map(Some)
+                    .collect(),
+                None => vec![None],
+            };
+            let mut index = 0;
+            for single in &each {
+                for point in &points {
+                    let mut deps = shared.clone();
+                    if let Some(single) = single {
+                        deps.push(*single);
+                        deps.sort_unstable();
+                    }
+                    let params = Value::Object(point.clone());
+                    let key = task_key(
+                        kind,
+                        fingerprint,
+                        &params,
+                        deps.iter().map(|dep| {
+                            let task: &Task = &tasks[*dep];
+                            (stages[task.stage].name.as_str(), task.key.as_str())
+                        }),
+                    );
+                    tasks.push(Task {
+                        id: tasks.len(),
+                        stage: stages.len(),
+                        index,
+                        kind,
+                        fingerprint,
+                        params,
+                        deps,
+                        key,
+                    });
+                    index += 1;
+                }
+            }
+            stage_index.insert(name.as_str(), stages.len());
+            stages.push(StagePlan {
+                name: name.clone(),
+                kind,
+                deps: stage.deps.clone(),
+                foreach: stage.foreach.clone(),
+                tasks: start..tasks.len(),
+            });
+        }
+        Ok(Plan {
+            stages,
+            tasks,
+            profile: overrides.profile.clone(),
+        })
+    }
+
+    /// Every task, stages in dependency order and tasks in sweep order within a stage.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// Every stage in dependency order.
+    pub fn stages(&self) -> &[StagePlan] {
+        &self.stages
+    }
+
+    /// The stage a task belongs to.
+    pub fn stage_of(&self, task: &Task) -> &StagePlan {
+        &self.stages[task.stage]
+    }
+
+    /// Human label of a task: `stage` for single-task stages, `stage[index]` otherwise.
+    pub fn label(&self, task: &Task) -> String {
+        let stage = &self.stages[task.stage];
+        if stage.tasks.len() == 1 {
+            stage.name.clone()
+        } else {
+            format!("{}[{}]", stage.name, task.index)
+        }
+    }
+
+    /// Look up a stage by name.
+    pub fn stage(&self, name: &str) -> Option<&StagePlan> {
+        self.stages.iter().find(|stage| stage.name == name)
+    }
+
+    /// Task ids needed for `targets` (stage names; empty = everything): the targets' tasks and all
+    /// their transitive dependencies, in plan order.
+    pub fn select(&self, targets: &[String]) -> Result<Vec<usize>> {
+        if targets.is_empty() {
+            return Ok((0..self.tasks.len()).collect());
+        }
+        let mut needed = vec![false; self.tasks.len()];
+        let mut stack = Vec::new();
+        for target in targets {
+            let stage = self
+                .stage(target)
+                .ok_or_else(|| self.unknown_stage(target, "target"))?;
+            stack.extend(stage.tasks.clone());
+        }
+        while let Some(id) = stack.pop() {
+            if !needed[id] {
+                needed[id] = true;
+                stack.extend(self.tasks[id].deps.iter().copied());
+            }
+        }
+        Ok((0..self.tasks.len()).filter(|id| needed[*id]).collect())
+    }
+
+    pub(crate) fn unknown_stage(&self, name: &str, role: &str) -> Error {
+        let known: Vec<&str> = self
+            .stages
+            .iter()
+            .map(|stage| stage.name.as_str())
+            .collect();
+        Error::Usage {
+            reason: format!(
+                "unknown {role} stage `{name}` (stages: {})",
+                list_or_none(&known)
+            ),
+        }
+    }
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The content key of a task: blake3 over the format version, the kind, its implementation
+/// fingerprint, the canonical parameters and the (stage, key) of every input in plan order.
+pub fn task_key<'a>(
+    kind: &str,
+    fingerprint: &str,
+    params: &Value,
+    inputs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut bytes = Vec::with_capacity(256);
+    for part in [KEY_FORMAT, kind, fingerprint] {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    params::canonical(params, &mut bytes);
+    for (stage, key) in inputs {
+        bytes.extend_from_slice(&(stage.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(stage.as_bytes());
+        bytes.extend_from_slice(key.as_bytes());
+    }
+    blake3::hash(&bytes).to_hex().to_string()
+}
+
+/// Parse `stage.key=value`; the value is TOML, and a bare word (letters first) is taken as a string.
+fn parse_set(arg: &str) -> Result<(String, String, toml::Value)> {
+    let fail = |reason: &str| Error::Set {
+        arg: arg.to_string(),
+        reason: reason.to_string(),
+    };
+    let (path, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| fail("expected stage.key=value"))?;
+    let (stage, key) = path
+        .trim()
+        .split_once('.')
+        .ok_or_else(|| fail("expected stage.key=value"))?;
+    if stage.is_empty() || key.is_empty() {
+        return Err(fail("expected stage.key=value"));
+    }
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(fail("missing value after `=`"));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("value = {raw}")) {
+        Ok(mut table) => table
+            .remove("value")
+            .ok_or_else(|| fail("value is not valid TOML"))?,
+        Err(_)
+            if raw.starts_with(|c: char| c.is_ascii_alphabetic())
+                && raw
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
+        {
+            toml::Value::String(raw.to_string())
+        }
+        Err(_) => return Err(fail("value is not valid TOML")),
+    };
+    Ok((stage.to_string(), key.to_string(), value))
+}
+
+fn check_override_target(
+    config: &Config,
+    schemas: &BTreeMap<&str, ParamSchema>,
+    stage: &str,
+    key: &str,
+    origin: &Origin,
+) -> Result<()> {
+    let reason = if !schemas.contains_key(stage) {
+        format!("unknown stage `{stage}`")
+    } else if crate::config::RESERVED.contains(&key) {
+        format!("`{key}` is not a parameter and cannot be overridden")
+    } else if schemas[stage].get(key).is_none() {
+        format!("unknown parameter `{key}` of stage `{stage}`")
+    } else {
+        return Ok(());
+    };
+    Err(match origin {
+        Origin::Set(arg) => Error::Set {
+            arg: arg.clone(),
+            reason,
+        },
+        Origin::Profile(name) => {
+            let path = format!("{stage}.{key}");
+            config.error_at(
+                &["profile", name, &path],
+                Some(stage),
+                Some(key),
+                format!("profile `{name}`: {reason}"),
+            )
+        }
+    })
+}
+
+fn override_error(config: &Config, item: &Override, reason: String) -> Error {
+    match &item.origin {
+        Origin::Set(arg) => Error::Set {
+            arg: arg.clone(),
+            reason,
+        },
+        Origin::Profile(name) => {
+            let path = format!("{}.{}", item.stage, item.key);
+            config.error_at(
+                &["profile", name, &path],
+                Some(&item.stage),
+                Some(&item.key),
+                format!("profile `{name}`: {reason}"),
+            )
+        }
+    }
+}
+
+/// Resolve a stage's parameter points: file values (and explicit task entries), then overrides,
+/// then defaults; validate each against the schema.
+fn expand_stage(
+    config: &Config,
+    stage: &StageConfig,
+    schema: &ParamSchema,
+    overrides: &[Override],
+) -> Result<Vec<Map<String, Value>>> {
+    let name = stage.name.as_str();
+    let mut settings: BTreeMap<String, Setting> = BTreeMap::new();
+    for (key, value) in &stage.params {
+        let Some(spec) = schema.get(key) else {
+            let known: Vec<&str> = schema.params.iter().map(|spec| spec.name).collect();
+            return Err(config.error_at(
+                &["stage", name, key],
+                Some(name),
+                Some(key),
+                format!(
+                    "unknown parameter of kind `{}` (parameters: {})",
+                    stage.kind,
+                    list_or_none(&known)
+                ),
+            ));
+        };
+        let setting = params::classify(spec, value).map_err(|reason| {
+            config.error_at(&["stage", name, key], Some(name), Some(key), reason)
+        })?;
+        settings.insert(key.clone(), setting);
+    }
+    let mut overridden = BTreeMap::new();
+    for item in overrides.iter().filter(|item| item.stage == name) {
+        let spec = schema.get(&item.key).expect("checked override target");
+        let setting = params::classify(spec, &item.value)
+            .map_err(|reason| override_error(config, item, reason))?;
+        overridden.insert(item.key.clone(), setting);
+    }
+    let mut points = match &stage.tasks {
+        None => {
+            settings.extend(overridden.clone());
+            let listed: Vec<(String, Setting)> = settings.into_iter().collect();
+            params::expand(&listed, stage.zip).map_err(|reason| {
+                config.error_at(&["stage", name], Some(name), Some("sweep"), reason)
+            })?
+        }
+        Some(entries) => {
+            if let Some((key, _)) = settings
+                .iter()
+                .chain(&overridden)
+                .find(|(_, s)| matches!(s, Setting::Sweep(_)))
+            {
+                return Err(config.error_at(
+                    &["stage", name, key],
+                    Some(name),
+                    Some(key),
+                    "a stage with explicit `tasks` cannot also sweep".into(),
+                ));
+            }
+            let mut points = Vec::new();
+            for (position, entry) in entries.iter().enumerate() {
+                let mut point: Map<String, Value> = settings
+                    .iter()
+                    .filter_map(|(key, setting)| match setting {
+                        Setting::Fixed(value) => Some((key.clone(), value.clone())),
+                        Setting::Sweep(_) => None,
+                    })
+                    .collect();
+                for (key, value) in entry {
+                    let located = |reason: String| {
+                        config.error_at(
+                            &["stage", name, "tasks"],
+                            Some(name),
+                            Some(key),
+                            format!("task {position}: {reason}"),
+                        )
+                    };
+                    let spec = schema.get(key).ok_or_else(|| {
+                        located(format!("unknown parameter of kind `{}`", stage.kind))
+                    })?;
+                    let value = params::check_value(spec, value).map_err(located)?;
+                    point.insert(key.clone(), value);
+                }
+                for (key, setting) in &overridden {
+                    if let Setting::Fixed(value) = setting {
+                        point.insert(key.clone(), value.clone());
+                    }
+                }
+                points.push(point);
+            }
+            points
+        }
+    };
+    for spec in &schema.params {
+        for point in &mut points {
+            if point.contains_key(spec.name) {
+                continue;
+            }
+            let Some(default) = &spec.default else {
+                return Err(config.error_at(
+                    &["stage", name],
+                    Some(name),
+                    Some(spec.name),
+                    format!("missing required parameter ({})", spec.doc),
+                ));
+            };
+            point.insert(spec.name.to_string(), default.clone());
+        }
+    }
+    Ok(points)
+}
+
+/// Stages ordered so that every stage comes after its dependencies (ties by name); a cycle is an
+/// error that spells the cycle out.
+fn topological_order(config: &Config) -> Result<Vec<String>> {
+    let mut pending: BTreeMap<&str, BTreeSet<&str>> = config
+        .stages
+        .iter()
+        .map(|stage| {
+            (
+                stage.name.as_str(),
+                stage.deps.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let mut order = Vec::with_capacity(pending.len());
+    loop {
+        let ready: Vec<&str> = pending
+            .iter()
+            .filter(|(_, deps)| deps.is_empty())
+            .map(|(name, _)| *name)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for name in ready {
+            pending.remove(name);
+            for deps in pending.values_mut() {
+                deps.remove(name);
+            }
+            order.push(name.to_string());
+        }
+    }
+    let Some(start) = pending.keys().next().copied() else {
+        return Ok(order);
+    };
+    // Walk dependencies inside the stuck set until a stage repeats: that closes a cycle.
+    let mut path = vec![start];
+    loop {
+        let current = *path.last().expect("non-empty path");
+        let next = *pending[current]
+            .iter()
+            .next()
+            .expect("stuck stages have pending deps");
+        if let Some(position) = path.iter().position(|name| *name == next) {
+            let mut cycle: Vec<&str> = path[position..].to_vec();
+            cycle.push(next);
+            let first = cycle[0];
+            return Err(config.error_at(
+                &["stage", first, "deps"],
+                Some(first),
+                Some("deps"),
+                format!("dependency cycle: {}", cycle.join(" → ")),
+            ));
+        }
+        path.push(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn build(text: &str) -> Result<Plan> {
+        let mut registry = Registry::new();
+        crate::toy::register(&mut registry);
+        let config = Config::parse(Path::new("pipeline.toml"), text.to_string())?;
+        Plan::build(&registry, &config, &Overrides::default())
+    }
+
+    #[test]
+    fn cycles_are_reported_with_their_path() {
+        let error = build(
+            "[stage.a]\nkind = \"toy.sum\"\ndeps = [\"c\"]\n[stage.b]\nkind = \"toy.sum\"\ndeps = [\"a\"]\n\
+             [stage.c]\nkind = \"toy.sum\"\ndeps = [\"b\"]\n[stage.d]\nkind = \"toy.gen\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("dependency cycle: a → c → b → a"), "{error}");
+        assert!(error.starts_with("pipeline.toml:3:"), "{error}");
+    }
+
+    #[test]
+    fn sweeps_expand_and_keys_follow_inputs() {
+        let plan = build(
+            "[stage.g]\nkind = \"toy.gen\"\nn = [1, 2, 3]\nscale = [0.5, 1.0]\n\
+             [stage.s]\nkind = \"toy.sum\"\ndeps = [\"g\"]\n",
+        )
+        .unwrap();
+        assert_eq!(plan.tasks().len(), 7);
+        assert_eq!(plan.tasks()[6].deps, (0..6).collect::<Vec<_>>());
+        let keys: BTreeSet<&str> = plan.tasks().iter().map(|task| task.key.as_str()).collect();
+        assert_eq!(keys.len(), 7);
+        let respelled = build(
+            "[stage.g]\nkind = \"toy.gen\"\nn = [1, 2, 3]\nscale = [0.50, 1]\n\
+             [stage.s]\nkind = \"toy.sum\"\ndeps = [\"g\"]\n",
+        )
+        .unwrap();
+        assert_eq!(plan.tasks()[6].key, respelled.tasks()[6].key);
+        let changed = build(
+            "[stage.g]\nkind = \"toy.gen\"\nn = [1, 2, 4]\nscale = [0.5, 1.0]\n\
+             [stage.s]\nkind = \"toy.sum\"\ndeps = [\"g\"]\n",
+        )
+        .unwrap();
+        let differing: Vec<usize> = (0..7)
+            .filter(|id| plan.tasks()[*id].key != changed.tasks()[*id].key)
+            .collect();
+        // Grid order: `n` sorts before `scale`, so n = 3 is tasks 4 and 5; the aggregator follows.
+        assert_eq!(differing, vec![4, 5, 6]);
+    }
+
+    #[test]
+    fn set_overrides_are_parsed_as_toml() {
+        assert_eq!(parse_set("a.b=1.5").unwrap().2, toml::Value::Float(1.5));
+        assert_eq!(
+            parse_set("a.b=gd").unwrap().2,
+            toml::Value::String("gd".into())
+        );
+        assert!(parse_set("a.b=[1,").is_err());
+        assert!(parse_set("ab=1").is_err());
+    }
+}

@@ -1,0 +1,391 @@
+//! The content-addressed store: one directory per task key, committed atomically, verified on read.
+//!
+//! Layout under the store root: `objects/<key>/` (the task's files plus [`MANIFEST`], written last),
+//! `tmp/` (scratch directories of running tasks, renamed into `objects/` on success), `lock` (the OS
+//! lock held by a running `run`), `stamps.json` (metadata of objects already verified) and
+//! `state.json` (what each task identity last ran with, for `status`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Name of the manifest file inside each object; tasks may not write a file of this name.
+pub const MANIFEST: &str = "MANIFEST.minorfirst.json";
+
+/// One file of an object as recorded in its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestFile {
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub version: u32,
+    pub key: String,
+    pub files: Vec<ManifestFile>,
+}
+
+/// File metadata captured when an object was last fully verified: if any of it changes, the object
+/// is re-hashed before it is trusted again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stamp {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: u64,
+    pub inode: u64,
+}
+
+/// Stamps of verified objects, by key.
+pub type Stamps = HashMap<String, Vec<Stamp>>;
+
+/// A store rooted at a directory. Creating the value does no IO.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Held while a run mutates the store; the OS releases it if the process dies.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+static SCRATCH_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn stamp_of(path: &Path, relative: &str) -> std::io::Result<Stamp> {
+    let metadata = std::fs::metadata(path)?;
+    let mtime_ns = metadata
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0);
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Ok(Stamp {
+        path: relative.to_string(),
+        size: metadata.len(),
+        mtime_ns,
+        inode,
+    })
+}
+
+fn hash_file(path: &Path, sync: bool) -> std::io::Result<(u64, String)> {
+    let mut file = File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(&mut file)?;
+    if sync {
+        file.sync_all()?;
+    }
+    Ok((
+        file.metadata()?.len(),
+        hasher.finalize().to_hex().to_string(),
+    ))
+}
+
+fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let relative = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if entry.file_type()?.is_dir() {
+            list_files(&entry.path(), &relative, out)?;
+        } else {
+            out.push(relative);
+        }
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically: a sibling temp file, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    };
+    write().map_err(|error| Error::io(path, error))
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether the store directory exists at all (nothing has run yet if not).
+    pub fn exists(&self) -> bool {
+        self.root.is_dir()
+    }
+
+    /// Directory of the object with this key (which may not exist).
+    pub fn object_dir(&self, key: &str) -> PathBuf {
+        self.root.join("objects").join(key)
+    }
+
+    /// Create the store directories.
+    pub fn create(&self) -> Result<()> {
+        for dir in ["objects", "tmp"] {
+            let path = self.root.join(dir);
+            std::fs::create_dir_all(&path).map_err(|error| Error::io(path, error))?;
+        }
+        Ok(())
+    }
+
+    /// Take the exclusive store lock, calling `on_wait` once if another process holds it.
+    pub fn lock(&self, on_wait: impl FnOnce()) -> Result<StoreLock> {
+        let path = self.root.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|error| Error::io(&path, error))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                on_wait();
+                file.lock().map_err(|error| Error::io(&path, error))?;
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(Error::io(&path, error)),
+        }
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Remove scratch directories left by interrupted runs (call while holding the lock).
+    pub fn clean_scratch(&self) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|error| Error::io(tmp, error))
+    }
+
+    /// A fresh empty scratch directory for a task about to run.
+    pub fn scratch(&self, key: &str) -> Result<PathBuf> {
+        let serial = SCRATCH_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.root.join("tmp").join(format!(
+            "{}-{}-{serial}",
+            &key[..16.min(key.len())],
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(|error| Error::io(&path, error))?;
+        Ok(path)
+    }
+
+    /// Commit a finished scratch directory as the object `key`: hash and fsync every file, write
+    /// the manifest last, fsync the directory and rename it into place. Returns the stamps of the
+    /// committed files so the next run can trust them without re-hashing.
+    pub fn commit(&self, scratch: &Path, key: &str) -> Result<Vec<Stamp>> {
+        let io = |error| Error::io(scratch, error);
+        let mut names = Vec::new();
+        list_files(scratch, "", &mut names).map_err(io)?;
+        names.sort();
+        if names.iter().any(|name| name == MANIFEST) {
+            return Err(Error::Corrupt {
+                key: key.into(),
+                reason: format!("a task may not write `{MANIFEST}`"),
+            });
+        }
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            let (size, digest) = hash_file(&scratch.join(&name), true).map_err(io)?;
+            files.push(ManifestFile {
+                path: name,
+                size,
+                blake3: digest,
+            });
+        }
+        let manifest = Manifest {
+            version: 1,
+            key: key.into(),
+            files,
+        };
+        let bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+        let manifest_path = scratch.join(MANIFEST);
+        let mut file = File::create(&manifest_path).map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        File::open(scratch)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)?;
+        let target = self.object_dir(key);
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|error| Error::io(&target, error))?;
+        }
+        std::fs::rename(scratch, &target).map_err(|error| Error::io(&target, error))?;
+        self.stamps_of(key, &manifest)
+    }
+
+    fn stamps_of(&self, key: &str, manifest: &Manifest) -> Result<Vec<Stamp>> {
+        let dir = self.object_dir(key);
+        let mut stamps = Vec::with_capacity(manifest.files.len() + 1);
+        for file in manifest
+            .files
+            .iter()
+            .map(|file| file.path.as_str())
+            .chain([MANIFEST])
+        {
+            stamps.push(
+                stamp_of(&dir.join(file), file)
+                    .map_err(|error| Error::io(dir.join(file), error))?,
+            );
+        }
+        Ok(stamps)
+    }
+
+    /// Read an object's manifest.
+    pub fn manifest(&self, key: &str) -> Result<Manifest> {
+        let path = self.object_dir(key).join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|error| Error::Corrupt {
+            key: key.into(),
+            reason: format!("no readable manifest ({error})"),
+        })?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|error| Error::Corrupt {
+                key: key.into(),
+                reason: format!("unreadable manifest: {error}"),
+            })?;
+        if manifest.key != key {
+            return Err(Error::Corrupt {
+                key: key.into(),
+                reason: "manifest names another key".into(),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// Fully verify the object `key`: every file in its manifest exists with the recorded size and
+    /// blake3. Returns fresh stamps on success.
+    pub fn verify(&self, key: &str) -> Result<Vec<Stamp>> {
+        let manifest = self.manifest(key)?;
+        let dir = self.object_dir(key);
+        for file in &manifest.files {
+            let (size, digest) =
+                hash_file(&dir.join(&file.path), false).map_err(|error| Error::Corrupt {
+                    key: key.into(),
+                    reason: format!("{}: {error}", file.path),
+                })?;
+            if size != file.size || digest != file.blake3 {
+                return Err(Error::Corrupt {
+                    key: key.into(),
+                    reason: format!("{} does not match its hash", file.path),
+                });
+            }
+        }
+        self.stamps_of(key, &manifest)
+    }
+
+    /// Cheap check used on the no-op path: the object's files still have the metadata recorded
+    /// when it was last fully verified (one `stat` per file, no reading).
+    pub fn matches_stamps(&self, key: &str, stamps: &[Stamp]) -> bool {
+        let dir = self.object_dir(key);
+        stamps.iter().all(|stamp| {
+            stamp_of(&dir.join(&stamp.path), &stamp.path).is_ok_and(|now| now == *stamp)
+        })
+    }
+
+    /// Remove an object (corrupt, or unreachable during gc).
+    pub fn remove(&self, key: &str) -> Result<()> {
+        let dir = self.object_dir(key);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(Error::io(dir, error)),
+        }
+    }
+
+    /// Keys of every stored object.
+    pub fn keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("objects");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(Error::io(dir, error)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|error| Error::io(&dir, error))?;
+            keys.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Total size in bytes of an object's files.
+    pub fn size(&self, key: &str) -> u64 {
+        let dir = self.object_dir(key);
+        let mut names = Vec::new();
+        let _ = list_files(&dir, "", &mut names);
+        names
+            .iter()
+            .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Stamps recorded by previous runs (empty if none or unreadable: then objects are re-hashed).
+    pub fn load_stamps(&self) -> Stamps {
+        std::fs::read(self.root.join("stamps.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_stamps(&self, stamps: &Stamps) -> Result<()> {
+        write_atomic(
+            &self.root.join("stamps.json"),
+            &serde_json::to_vec(stamps).expect("stamps serialize"),
+        )
+    }
+
+    /// Fsync the objects directory so that renames into it are durable.
+    pub fn sync_objects(&self) -> Result<()> {
+        let dir = self.root.join("objects");
+        File::open(&dir)
+            .and_then(|file| file.sync_all())
+            .map_err(|error| Error::io(dir, error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_verify_and_detect_a_flipped_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        store.create().unwrap();
+        let scratch = store.scratch("abc").unwrap();
+        std::fs::create_dir_all(scratch.join("publish")).unwrap();
+        std::fs::write(scratch.join("a.txt"), b"hello").unwrap();
+        std::fs::write(scratch.join("publish/b.txt"), b"world").unwrap();
+        let stamps = store.commit(&scratch, "abc").unwrap();
+        assert_eq!(stamps.len(), 3);
+        assert!(store.matches_stamps("abc", &stamps));
+        assert_eq!(store.verify("abc").unwrap(), stamps);
+        std::fs::write(store.object_dir("abc").join("a.txt"), b"hellp").unwrap();
+        assert!(matches!(store.verify("abc"), Err(Error::Corrupt { .. })));
+        std::fs::remove_file(store.object_dir("abc").join(MANIFEST)).unwrap();
+        assert!(!store.matches_stamps("abc", &stamps));
+        assert!(store.verify("abc").is_err());
+    }
+}
