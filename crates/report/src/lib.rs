@@ -1,1 +1,33 @@
-//! placeholder
+//! The reproducible HTML report: a plain serde [`ReportModel`] rendered through embedded tera
+//! templates into one self-contained page (`reports/index.html`).
+//!
+//! The crate computes no science and knows no domain crate: a pipeline stage gathers claims,
+//! figures (as SVG text), key numbers and provenance into the model, possibly via JSON, and calls
+//! [`write`]. The page opens with the claims ledger, has one section per part of the paper and
+//! ends with provenance. It is offline (inline CSS and SVG, only relative links), autoescaped
+//! (model text never becomes markup; SVGs pass [`sanitize_svg`] before they are inlined), and
+//! deterministic: the same model renders the same bytes, except for the optional run-info block
+//! between [`RUN_INFO_BEGIN`] and [`RUN_INFO_END`], which [`strip_run_info`] removes.
+//!
+//! ```
+//! let model = report::sample::sample_model();
+//! let html = report::render(&model)?;
+//! assert!(html.contains("claims: 3 passed, 1 failed"));
+//! assert_eq!(model.claims_summary().to_string(), "claims: 3 passed, 1 failed");
+//! # Ok::<(), report::ReportError>(())
+//! ```
+
+mod error;
+mod model;
+mod render;
+pub mod sample;
+mod sanitize;
+
+pub use error::ReportError;
+pub use model::{
+    Claim, ClaimsSummary, CrateVersion, Figure, KeyTable, Machine, PaperRef, Provenance,
+    ReportModel, RunInfo, Section, StageParams, StageTaskKeys, StageWallTime, TableDownload,
+    Verdict,
+};
+pub use render::{RUN_INFO_BEGIN, RUN_INFO_END, render, strip_run_info, write};
+pub use sanitize::sanitize_svg;

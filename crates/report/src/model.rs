@@ -1,0 +1,213 @@
+//! The plain serde model a report is rendered from: stages write it as JSON, `render` reads it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the page shows. Ordered collections only (no maps), so the same model always renders
+/// the same bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportModel {
+    /// Page title, e.g. "Minor First, Major Last — reproduction".
+    pub title: String,
+    /// The paper being reproduced.
+    pub paper: PaperRef,
+    /// The claims ledger, shown first, in this order.
+    pub claims: Vec<Claim>,
+    /// Sections in page order.
+    pub sections: Vec<Section>,
+    pub provenance: Provenance,
+    /// Non-deterministic facts (timings, timestamps), rendered inside the run-info markers so that
+    /// [`crate::strip_run_info`] can drop them before comparing two pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_info: Option<RunInfo>,
+}
+
+/// Bibliographic reference, shown as text (never as a link: the page stays offline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperRef {
+    pub title: String,
+    pub authors: String,
+    /// Venue and year, e.g. "ICLR 2026".
+    pub venue: String,
+}
+
+/// Whether a claim held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl Verdict {
+    pub fn from_pass(pass: bool) -> Self {
+        if pass { Self::Pass } else { Self::Fail }
+    }
+}
+
+/// One row of the claims ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Stable id, e.g. `thm3.2.regimes.L2`; the row's anchor is `claim-<id>`.
+    pub id: String,
+    /// Id of the section that discusses the claim.
+    pub section: String,
+    pub statement: String,
+    /// How the claim is tested.
+    pub measurement: String,
+    /// The tolerance, in words (and why).
+    pub tolerance: String,
+    /// The measured value, already formatted.
+    pub measured: String,
+    pub verdict: Verdict,
+    /// Id of the figure that shows the claim; the row links to the section when absent.
+    #[serde(default)]
+    pub figure: Option<String>,
+}
+
+/// One section of the page, mirroring a part of the paper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    /// Anchor id, e.g. `linf`.
+    pub id: String,
+    pub title: String,
+    /// What the paper states (quoted or paraphrased).
+    pub paper_statement: String,
+    /// Two or three sentences on what the section shows.
+    pub summary: String,
+    #[serde(default)]
+    pub figures: Vec<Figure>,
+    /// Small tables of key numbers.
+    #[serde(default)]
+    pub tables: Vec<KeyTable>,
+    /// The pipeline stages (and their parameters) that produced the section.
+    #[serde(default)]
+    pub stages: Vec<StageParams>,
+    /// Full tables, downloadable beside the page.
+    #[serde(default)]
+    pub downloads: Vec<TableDownload>,
+}
+
+/// A figure: inline SVG plus a PNG beside the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// Anchor id (also the file stem in `reports/figures/`).
+    pub id: String,
+    pub caption: String,
+    /// The SVG document, inlined after sanitisation (see [`crate::sanitize_svg`]).
+    pub svg: String,
+    /// Path of the PNG relative to the page, e.g. `figures/<id>.png`.
+    pub png: String,
+}
+
+/// A small table of key numbers, all cells preformatted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyTable {
+    pub caption: String,
+    pub columns: Vec<String>,
+    /// Each row has one cell per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A pipeline stage that produced a section, with its parameters as text (pretty JSON or
+/// `key = value` lines, as the caller prefers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageParams {
+    /// Stage name in pipeline.toml.
+    pub name: String,
+    /// Stage kind, e.g. `train.sweep`.
+    pub kind: String,
+    pub params: String,
+}
+
+/// Links to one table's CSV and Parquet copies, relative to the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDownload {
+    pub name: String,
+    pub csv: String,
+    pub parquet: String,
+}
+
+/// How the page was made: everything needed to make it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub git_commit: String,
+    /// Whether the work tree had uncommitted changes.
+    pub git_dirty: bool,
+    /// Pipeline profile, e.g. `quick` or `full`.
+    pub profile: String,
+    /// Every parameter: the pipeline.toml text or the resolved parameters as JSON.
+    pub parameters: String,
+    pub task_keys: Vec<StageTaskKeys>,
+    pub crate_versions: Vec<CrateVersion>,
+    pub machine: Machine,
+}
+
+/// The content keys of one stage's tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTaskKeys {
+    pub stage: String,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrateVersion {
+    pub name: String,
+    pub version: String,
+}
+
+/// The machine the store was computed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cores: usize,
+    /// Operating system and architecture, e.g. `linux x86_64`.
+    pub os: String,
+}
+
+/// Non-deterministic facts about one run; never compared between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// When the run started, as the caller formats it (e.g. RFC 3339 UTC).
+    pub started_at: String,
+    pub total_wall_seconds: f64,
+    pub stage_wall_seconds: Vec<StageWallTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageWallTime {
+    pub stage: String,
+    pub seconds: f64,
+    /// Whether the stage's tasks all came from the store.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// Counts of the ledger's verdicts; displays as the CLI's one-line summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClaimsSummary {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl fmt::Display for ClaimsSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "claims: {} passed, {} failed", self.passed, self.failed)
+    }
+}
+
+impl ReportModel {
+    /// Counts passed and failed claims.
+    pub fn claims_summary(&self) -> ClaimsSummary {
+        let failed = self
+            .claims
+            .iter()
+            .filter(|claim| claim.verdict == Verdict::Fail)
+            .count();
+        ClaimsSummary {
+            passed: self.claims.len() - failed,
+            failed,
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! Validation of the model, the embedded templates, rendering and the atomic write.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::ReportError;
+use crate::model::{ClaimsSummary, ReportModel, RunInfo};
+use crate::sanitize::sanitize_svg;
+
+/// Marker opening the block of non-deterministic facts.
+pub const RUN_INFO_BEGIN: &str = "<!-- run-info:begin -->";
+/// Marker closing the block of non-deterministic facts.
+pub const RUN_INFO_END: &str = "<!-- run-info:end -->";
+
+/// The templates, compiled into the binary so that rendering needs no files beside it. Names end
+/// in `.html`, which is what switches tera's autoescaping on.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("ledger.html", include_str!("../templates/ledger.html")),
+    ("section.html", include_str!("../templates/section.html")),
+    (
+        "provenance.html",
+        include_str!("../templates/provenance.html"),
+    ),
+];
+
+/// Ids the templates themselves give to elements.
+const PAGE_IDS: &[&str] = &["top", "contents", "claims", "provenance", "run-info"];
+
+/// The template context: the model with sanitised SVGs, plus values the templates cannot compute
+/// without locale-dependent number formatting.
+#[derive(Serialize)]
+struct View<'a> {
+    model: ReportModel,
+    summary: ClaimsSummary,
+    run_info: Option<RunInfoView<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunInfoView<'a> {
+    started_at: &'a str,
+    total_wall: String,
+    stages: Vec<StageTimeView<'a>>,
+}
+
+#[derive(Serialize)]
+struct StageTimeView<'a> {
+    stage: &'a str,
+    wall: String,
+    cached: bool,
+}
+
+/// Renders the page. The same model always gives the same bytes; [`strip_run_info`] removes the
+/// only part that is allowed to differ between runs.
+///
+/// Fails when an id is malformed or used twice, a claim points at a missing section or figure, a
+/// link is not a relative path inside the reports directory, a key table is ragged, or an SVG
+/// fails [`sanitize_svg`].
+pub fn render(model: &ReportModel) -> Result<String, ReportError> {
+    validate(model)?;
+    let mut safe_model = model.clone();
+    safe_model.run_info = None;
+    for section in &mut safe_model.sections {
+        for figure in &mut section.figures {
+            figure.svg = sanitize_svg(&figure.id, &figure.svg)?;
+        }
+    }
+    let view = View {
+        model: safe_model,
+        summary: model.claims_summary(),
+        run_info: model.run_info.as_ref().map(run_info_view),
+    };
+    let mut tera = tera::Tera::new();
+    tera.add_raw_templates(TEMPLATES.iter().copied())?;
+    let context = tera::Context::from_serialize(&view)?;
+    Ok(tera.render("base.html", &context)?)
+}
+
+/// Renders the page and writes it to `path` atomically (a temporary file in the same directory,
+/// synced, then renamed), so a reader never sees half a page.
+pub fn write(model: &ReportModel, path: &Path) -> Result<(), ReportError> {
+    let html = render(model)?;
+    let io_error = |source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io_error)?;
+    let file_name = path.file_name().ok_or_else(|| {
+        io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        ))
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(html.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        // The temp file is ours alone; leaving it would litter the reports directory.
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(io_error)
+}
+
+/// Removes every run-info block (markers included), leaving what must be byte-identical between
+/// two renders of the same store.
+pub fn strip_run_info(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(begin) = rest.find(RUN_INFO_BEGIN) {
+        out.push_str(&rest[..begin]);
+        match rest[begin..].find(RUN_INFO_END) {
+            Some(end) => rest = &rest[begin + end + RUN_INFO_END.len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn run_info_view(info: &RunInfo) -> RunInfoView<'_> {
+    RunInfoView {
+        started_at: &info.started_at,
+        total_wall: format!("{:.2} s", info.total_wall_seconds),
+        stages: info
+            .stage_wall_seconds
+            .iter()
+            .map(|stage| StageTimeView {
+                stage: &stage.stage,
+                wall: format!("{:.2} s", stage.seconds),
+                cached: stage.cached,
+            })
+            .collect(),
+    }
+}
+
+fn validate(model: &ReportModel) -> Result<(), ReportError> {
+    let mut ids: BTreeMap<String, &'static str> = PAGE_IDS
+        .iter()
+        .map(|id| ((*id).to_owned(), "a page landmark"))
+        .collect();
+    let mut claim_id = |id: &str, what: &'static str| -> Result<(), ReportError> {
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        {
+            return Err(ReportError::InvalidId {
+                what,
+                id: id.to_owned(),
+            });
+        }
+        if let Some(first) = ids.insert(id.to_owned(), what) {
+            return Err(ReportError::DuplicateId {
+                id: id.to_owned(),
+                first,
+                second: what,
+            });
+        }
+        Ok(())
+    };
+    for section in &model.sections {
+        claim_id(&section.id, "a section")?;
+        for figure in &section.figures {
+            claim_id(&figure.id, "a figure")?;
+            check_relative(&format!("figure {}", figure.id), &figure.png)?;
+        }
+        for table in &section.tables {
+            for (row, cells) in table.rows.iter().enumerate() {
+                if cells.len() != table.columns.len() {
+                    return Err(ReportError::RaggedTable {
+                        caption: table.caption.clone(),
+                        row,
+                        cells: cells.len(),
+                        columns: table.columns.len(),
+                    });
+                }
+            }
+        }
+        for download in &section.downloads {
+            let context = format!("table {}", download.name);
+            check_relative(&context, &download.csv)?;
+            check_relative(&context, &download.parquet)?;
+        }
+    }
+    let sections: Vec<&str> = model.sections.iter().map(|s| s.id.as_str()).collect();
+    let figures: Vec<&str> = model
+        .sections
+        .iter()
+        .flat_map(|s| s.figures.iter().map(|f| f.id.as_str()))
+        .collect();
+    for claim in &model.claims {
+        if claim.id.is_empty() {
+            return Err(ReportError::InvalidId {
+                what: "a claim",
+                id: String::new(),
+            });
+        }
+        claim_id(&format!("claim-{}", claim.id), "a claim")?;
+        if !sections.contains(&claim.section.as_str()) {
+            return Err(ReportError::DanglingReference {
+                claim: claim.id.clone(),
+                what: "section",
+                target: claim.section.clone(),
+            });
+        }
+        if let Some(figure) = &claim.figure
+            && !figures.contains(&figure.as_str())
+        {
+            return Err(ReportError::DanglingReference {
+                claim: claim.id.clone(),
+                what: "figure",
+                target: figure.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Links must stay inside the reports directory: no scheme, no absolute path, no `..`, no
+/// characters that would end the attribute or start a query.
+fn check_relative(context: &str, path: &str) -> Result<(), ReportError> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.starts_with('\\')
+        || path.contains(':')
+        || path.split(['/', '\\']).any(|part| part == "..")
+        || path
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '?' | '#'));
+    if bad {
+        return Err(ReportError::NonRelativePath {
+            context: context.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunInfo, StageWallTime};
+    use crate::sample::sample_model;
+
+    /// Values of every `name="…"` attribute in the page, in order.
+    fn attribute_values<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+        let needle = format!(" {name}=\"");
+        html.match_indices(&needle)
+            .map(|(at, _)| {
+                let rest = &html[at + needle.len()..];
+                &rest[..rest.find('"').expect("attribute value is closed")]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ledger_comes_first_with_its_summary_and_one_row_per_claim() {
+        let html = render(&sample_model()).unwrap();
+        let ledger = html.find("<table class=\"ledger\">").unwrap();
+        let claims = html.find("id=\"claims\"").unwrap();
+        let first_section = html.find("<section class=\"paper-section\"").unwrap();
+        assert!(claims < ledger && ledger < first_section);
+        let text_only: String = {
+            let mut out = String::new();
+            let mut in_tag = false;
+            for c in html.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    _ if !in_tag => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        };
+        assert!(text_only.contains("claims: 3 passed, 1 failed"));
+        assert_eq!(html.matches("<tr id=\"claim-").count(), 4);
+        assert_eq!(html.matches("class=\"verdict pass\">✓ PASS").count(), 3);
+        assert_eq!(html.matches("class=\"verdict fail\">✗ FAIL").count(), 1);
+        assert!(html.contains("<tr id=\"claim-cor3.5.winner.L3\" class=\"fail\">"));
+    }
+
+    #[test]
+    fn every_fragment_link_resolves_to_an_element_id() {
+        let html = render(&sample_model()).unwrap();
+        let ids = attribute_values(&html, "id");
+        let hrefs = attribute_values(&html, "href");
+        let fragments: Vec<&str> = hrefs.iter().filter_map(|h| h.strip_prefix('#')).collect();
+        // Nav (3 sections + ledger + provenance), 4 ledger rows, 4 back links.
+        assert_eq!(fragments.len(), 13, "{fragments:?}");
+        for fragment in fragments {
+            assert!(ids.contains(&fragment), "dangling link #{fragment}");
+        }
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "duplicate ids in {ids:?}");
+        // A claim with a figure links the figure; one without links its section.
+        assert!(html.contains("<a href=\"#fig-linf-regimes\">"));
+        assert!(html.contains("<a href=\"#flows\">§ flows</a>"));
+    }
+
+    #[test]
+    fn model_text_is_escaped() {
+        let html = render(&sample_model()).unwrap();
+        assert!(html.contains("a statement with &lt;b&gt;&amp; markup."));
+        assert!(!html.contains("<b>&"));
+        assert!(html.contains("Escaping check: 1 &lt; 2 &amp; 3 &gt; 2."));
+        let mut model = sample_model();
+        model.title = "\"><script>alert(1)</script>".into();
+        model.sections[0].stages[0].params = "</pre><script>x()</script>".into();
+        let html = render(&model).unwrap();
+        assert!(!html.contains("<script"));
+        assert!(html.contains("<title>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>"));
+        assert!(html.contains("<pre>&lt;/pre&gt;&lt;script&gt;x()&lt;/script&gt;</pre>"));
+    }
+
+    #[test]
+    fn figures_are_inlined_with_a_png_link_and_stages_sit_in_details() {
+        let html = render(&sample_model()).unwrap();
+        assert_eq!(html.matches("<svg width=").count(), 2);
+        assert_eq!(html.matches(">PNG</a>").count(), 2);
+        assert!(html.contains("<a class=\"png\" href=\"figures/fig-depth1-cos.png\">PNG</a>"));
+        assert_eq!(html.matches("<details class=\"stages\">").count(), 3);
+        assert!(html.contains("<a href=\"tables/linf_phase.parquet\">Parquet</a>"));
+        assert_eq!(html.matches("<table class=\"keys\">").count(), 3);
+    }
+
+    #[test]
+    fn unsafe_svg_is_rejected_naming_the_figure() {
+        let mut model = sample_model();
+        model.sections[1].figures[0].svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect onclick=\"steal()\"/></svg>".into();
+        let error = render(&model).unwrap_err();
+        assert!(matches!(
+            &error,
+            ReportError::UnsafeSvg { figure, .. } if figure == "fig-linf-regimes"
+        ));
+        model.sections[1].figures[0].svg = "<svg><script>steal()</script></svg>".into();
+        assert!(matches!(render(&model), Err(ReportError::UnsafeSvg { .. })));
+    }
+
+    #[test]
+    fn no_link_or_resource_leaves_the_reports_directory() {
+        let html = render(&sample_model()).unwrap();
+        for name in ["href", "src", "xlink:href", "action", "poster"] {
+            for value in attribute_values(&html, name) {
+                let relative = value.starts_with('#')
+                    || !(value.contains(':') || value.starts_with('/') || value.contains(".."));
+                assert!(relative, "{name}={value:?} is not local");
+            }
+        }
+        for forbidden in ["<script", "<link", "<iframe", "@import", "url(", "<img"] {
+            assert!(!html.contains(forbidden), "page contains {forbidden}");
+        }
+        // The only absolute URL allowed is the SVG namespace, which browsers never fetch.
+        let without_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        assert!(!without_namespace.contains("http://"));
+        assert!(!without_namespace.contains("https://"));
+    }
+
+    #[test]
+    fn model_links_must_be_relative_paths_inside_the_reports_directory() {
+        for bad in [
+            "https://example.org/a.png",
+            "/etc/passwd",
+            "../outside.png",
+            "figures/a.png\" onload=\"x",
+            "",
+        ] {
+            let mut model = sample_model();
+            model.sections[0].figures[0].png = bad.into();
+            assert!(
+                matches!(render(&model), Err(ReportError::NonRelativePath { .. })),
+                "{bad:?} accepted"
+            );
+        }
+        let mut model = sample_model();
+        model.sections[1].downloads[0].csv = "file:tables/x.csv".into();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::NonRelativePath { .. })
+        ));
+    }
+
+    #[test]
+    fn broken_references_and_ids_are_errors() {
+        let mut model = sample_model();
+        model.claims[0].figure = Some("fig-missing".into());
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DanglingReference { what: "figure", .. })
+        ));
+        let mut model = sample_model();
+        model.claims[0].section = "nowhere".into();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DanglingReference {
+                what: "section",
+                ..
+            })
+        ));
+        let mut model = sample_model();
+        model.sections[2].id = "depth1".into();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DuplicateId { .. })
+        ));
+        let mut model = sample_model();
+        model.sections[2].id = "claims".into();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DuplicateId { .. })
+        ));
+        let mut model = sample_model();
+        model.sections[2].id = "has space".into();
+        assert!(matches!(render(&model), Err(ReportError::InvalidId { .. })));
+        let mut model = sample_model();
+        model.sections[0].tables[0].rows[1].pop();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::RaggedTable {
+                row: 1,
+                cells: 2,
+                columns: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn same_model_same_bytes_and_run_info_is_strippable() {
+        let model = sample_model();
+        let first = render(&model).unwrap();
+        assert_eq!(first, render(&model).unwrap());
+        assert!(first.contains("Total wall time</dt><dd>41.25 s"));
+
+        let mut other_run = model.clone();
+        other_run.run_info = Some(RunInfo {
+            started_at: "2026-11-29T10:00:00Z".into(),
+            total_wall_seconds: 0.5,
+            stage_wall_seconds: vec![StageWallTime {
+                stage: "depth1_margin".into(),
+                seconds: 0.02,
+                cached: true,
+            }],
+        });
+        let second = render(&other_run).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(strip_run_info(&first), strip_run_info(&second));
+
+        let mut no_run = model.clone();
+        no_run.run_info = None;
+        let third = render(&no_run).unwrap();
+        assert_eq!(strip_run_info(&first), strip_run_info(&third));
+        assert!(third.contains(RUN_INFO_BEGIN) && third.contains(RUN_INFO_END));
+
+        let stripped = strip_run_info(&first);
+        assert!(!stripped.contains("41.25") && !stripped.contains("<h3>Run info</h3>"));
+        assert!(stripped.contains("id=\"provenance\""));
+
+        // A science change still shows after stripping.
+        let mut changed = model.clone();
+        changed.claims[0].measured = "2.2e-4".into();
+        assert_ne!(
+            strip_run_info(&first),
+            strip_run_info(&render(&changed).unwrap())
+        );
+    }
+
+    #[test]
+    fn strip_run_info_handles_text_without_or_with_unclosed_markers() {
+        assert_eq!(strip_run_info("a b"), "a b");
+        assert_eq!(
+            strip_run_info(&format!(
+                "a{RUN_INFO_BEGIN}x{RUN_INFO_END}b{RUN_INFO_BEGIN}y"
+            )),
+            "ab"
+        );
+    }
+
+    #[test]
+    fn model_round_trips_through_json() {
+        let model = sample_model();
+        let json = serde_json::to_string_pretty(&model).unwrap();
+        assert!(json.contains("\"verdict\": \"FAIL\""));
+        let back: ReportModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, model);
+        assert_eq!(render(&back).unwrap(), render(&model).unwrap());
+    }
+
+    #[test]
+    fn write_replaces_the_page_atomically_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports").join("index.html");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "old page").unwrap();
+        let model = sample_model();
+        write(&model, &path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            render(&model).unwrap()
+        );
+        let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, vec![std::ffi::OsString::from("index.html")]);
+
+        // A failed render leaves the old page in place.
+        let mut broken = model.clone();
+        broken.claims[0].section = "nowhere".into();
+        assert!(write(&broken, &path).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            render(&model).unwrap()
+        );
+    }
+}
