@@ -7,8 +7,6 @@ use std::path::PathBuf;
 pub enum ReportError {
     #[error("render the report templates")]
     Template(#[from] tera::Error),
-    #[error("serialise the report model for the templates")]
-    Json(#[from] serde_json::Error),
     #[error(
         "accept {what} id {id:?}: ids must be non-empty and use only ASCII letters, digits, '_', '-', '.' or ':'"
     )]

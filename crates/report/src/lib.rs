@@ -3,7 +3,7 @@
 //!
 //! The crate computes no science and knows no domain crate: a pipeline stage gathers claims,
 //! figures (as SVG text), key numbers and provenance into the model, possibly via JSON, and calls
-//! [`write`]. The page opens with the claims ledger, has one section per part of the paper and
+//! [`write()`]. The page opens with the claims ledger, has one section per part of the paper and
 //! ends with provenance. It is offline (inline CSS and SVG, only relative links), autoescaped
 //! (model text never becomes markup; SVGs pass [`sanitize_svg`] before they are inlined), and
 //! deterministic: the same model renders the same bytes, except for the optional run-info block
