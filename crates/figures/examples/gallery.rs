@@ -155,10 +155,210 @@ fn main() -> Result<(), FigureError> {
         ..LineChart::default()
     };
     render_line_chart(&band_chart, &stem("6_band"))?;
+    more(&out)?;
     report(&out);
     Ok(())
 }
 
 fn report(out: &Path) {
     println!("gallery written to {}", out.display());
+}
+
+/// β-plane trajectories, a categorical phase diagram and a Grad-CAM-like image grid.
+fn more(out: &Path) -> Result<(), FigureError> {
+    use figures::{
+        Class, GridImage, Heatmap, HeatmapCells, ImageGrid, MarkerKind, MarkerSet, Ray,
+        Trajectories, TrajectoryPath, render_heatmap, render_image_grid, render_trajectories,
+    };
+    let spiral = |a: f64, b: f64, k: f64| -> Vec<(f64, f64)> {
+        (0..=300)
+            .map(|i| {
+                let t = f64::from(i) / 300.0;
+                (a + (1.0 - a) * t.powf(k) * 0.8, b + (2.0 - b) * t * 0.9)
+            })
+            .collect()
+    };
+    let traj = Trajectories {
+        title: "β-plane trajectories, μ = (1, 2), L = 2".into(),
+        x_label: "β₀".into(),
+        y_label: "β₁".into(),
+        paths: vec![
+            TrajectoryPath {
+                name: "GD".into(),
+                points: spiral(0.15, 0.05, 1.0),
+                color_index: 0,
+                dashed: false,
+            },
+            TrajectoryPath {
+                name: "ℓ∞-SAM".into(),
+                points: spiral(0.15, 0.05, 3.0),
+                color_index: 1,
+                dashed: false,
+            },
+            TrajectoryPath {
+                name: "ℓ2-SAM".into(),
+                points: spiral(0.3, 0.2, 0.5),
+                color_index: 2,
+                dashed: false,
+            },
+            TrajectoryPath {
+                name: "ℓ2-SAM flow".into(),
+                points: spiral(0.3, 0.21, 0.5),
+                color_index: 2,
+                dashed: true,
+            },
+        ],
+        rays: vec![
+            Ray {
+                label: "ℓ2 max-margin".into(),
+                origin: (0.0, 0.0),
+                direction: (1.0, 2.0),
+            },
+            Ray {
+                label: "ℓ1 max-margin".into(),
+                origin: (0.0, 0.0),
+                direction: (0.0, 1.0),
+            },
+        ],
+        equal_aspect: true,
+        ..Trajectories::default()
+    };
+    render_trajectories(&traj, &out.join("3_trajectories"))?;
+
+    let n = 25;
+    let axis: Vec<f64> = (0..n)
+        .map(|i| 0.1 + 2.9 * f64::from(i) / f64::from(n - 1))
+        .collect();
+    let values: Vec<Vec<i64>> = axis
+        .iter()
+        .map(|&a2| {
+            axis.iter()
+                .map(|&a1| {
+                    if a1 <= 1.0 && a2 <= 1.0 {
+                        -1
+                    } else if (a1 - 1.0).max(0.0) > 2.0 * (a2 - 1.0).max(0.0) {
+                        0
+                    } else {
+                        1
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let boundary: Vec<(f64, f64)> = (0..50)
+        .map(|i| {
+            let a1 = 1.0 + 2.0 * f64::from(i) / 49.0;
+            (a1, 1.0 + (a1 - 1.0) / 2.0)
+        })
+        .collect();
+    let disagreements: Vec<(f64, f64)> = (0..n as usize)
+        .filter(|i| i % 6 == 0)
+        .map(|i| (axis[i], axis[(i + 3) % n as usize]))
+        .collect();
+    let heat = Heatmap {
+        title: "Limit direction, ℓ∞-SAM, L = 2, μ = (1, 2)".into(),
+        x_label: "α₀ / ρ".into(),
+        y_label: "α₁ / ρ".into(),
+        x: axis.clone(),
+        y: axis.clone(),
+        cells: HeatmapCells::Categorical {
+            values,
+            classes: vec![
+                Class {
+                    value: -1,
+                    name: "collapse (β → 0)".into(),
+                    color_index: None,
+                },
+                Class {
+                    value: 0,
+                    name: "e₀ wins".into(),
+                    color_index: Some(0),
+                },
+                Class {
+                    value: 1,
+                    name: "e₁ wins".into(),
+                    color_index: Some(1),
+                },
+            ],
+        },
+        curves: vec![Series::new("predicted boundary", boundary, 6)],
+        vlines: vec![RefLine::new(1.0, "α₀ = ρ")],
+        hlines: vec![RefLine::new(1.0, "α₁ = ρ")],
+        markers: vec![MarkerSet {
+            name: "prediction disagrees".into(),
+            kind: MarkerKind::Cross,
+            points: disagreements,
+            color_index: None,
+        }],
+        ..Heatmap::default()
+    };
+    render_heatmap(&heat, &out.join("4_heatmap_categorical"))?;
+
+    let continuous = Heatmap {
+        title: "|β₄| over (α/ρ, τ)".into(),
+        x_label: "α / ρ".into(),
+        y_label: "rescaled time τ".into(),
+        x: axis.clone(),
+        y: (0..30)
+            .map(|i| 10f64.powf(-1.0 + 4.0 * f64::from(i) / 29.0))
+            .collect(),
+        y_scale: Scale::Log10,
+        cells: HeatmapCells::Continuous {
+            values: (0..30)
+                .map(|i| {
+                    axis.iter()
+                        .map(|a| (a * f64::from(i + 1)).powf(1.5) * 1e-3)
+                        .collect()
+                })
+                .collect(),
+            scale: Scale::Log10,
+            range: None,
+            colormap: figures::Colormap::Viridis,
+            label: "|β₄|".into(),
+        },
+        curves: vec![Series::new("a₄", vec![(1.0, 0.1), (1.5, 10.0), (2.5, 1000.0)], 6).dashed()],
+        ..Heatmap::default()
+    };
+    render_heatmap(&continuous, &out.join("4b_heatmap_continuous"))?;
+
+    let digit: Vec<f64> = (0..784)
+        .map(|i| {
+            let (r, c) = ((i / 28) as f64 - 13.5, (i % 28) as f64 - 13.5);
+            let ring = (r.hypot(c) - 8.0).abs();
+            if ring < 2.0 { 1.0 } else { 0.0 }
+        })
+        .collect();
+    let mut images = Vec::new();
+    for row in 0..3 {
+        for col in 0..4 {
+            let values = (0..784)
+                .map(|i| {
+                    let (r, c) = ((i / 28) as f64, (i % 28) as f64);
+                    let cx = 6.0 + 5.0 * f64::from(col) + 2.0 * f64::from(row);
+                    (-((r - 14.0).powi(2) + (c - cx).powi(2)) / 30.0).exp()
+                })
+                .collect();
+            images.push(GridImage {
+                width: 28,
+                height: 28,
+                values,
+                underlay: Some(digit.clone()),
+            });
+        }
+    }
+    let grid = ImageGrid {
+        title: "Grad-CAM over training (digit 0)".into(),
+        row_labels: vec!["GD".into(), "ℓ2-SAM".into(), "ℓ∞-SAM".into()],
+        col_labels: vec![
+            "step 0".into(),
+            "step 100".into(),
+            "step 1000".into(),
+            "final".into(),
+        ],
+        images,
+        colorbar: Some("Grad-CAM".into()),
+        ..ImageGrid::default()
+    };
+    render_image_grid(&grid, &out.join("5_image_grid"))?;
+    Ok(())
 }

@@ -140,7 +140,7 @@ fn nice_step(span: f64, target: usize) -> f64 {
 /// Evenly spaced nice ticks inside `[lo, hi]`, built as integer multiples of the step so that
 /// repeated renders give bit-identical positions (no accumulated rounding).
 pub(crate) fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
         return vec![lo];
     }
     let step = nice_step(hi - lo, target);
@@ -202,12 +202,12 @@ pub(crate) fn format_number(value: f64, step: f64) -> String {
         return "0".to_string();
     }
     let magnitude = value.abs();
-    if magnitude >= 1e5 || magnitude < 1e-3 {
+    if !(1e-3..1e5).contains(&magnitude) {
         let text = format!("{value:.1e}");
         return text.replace(".0e", "e");
     }
     let decimals = if step > 0.0 && step.is_finite() {
-        (-(step.log10() - 1e-9).floor()).max(0.0) as usize
+        (-(step.log10() + 1e-9).floor()).max(0.0) as usize
     } else {
         2
     };

@@ -3,8 +3,10 @@
 use plotters::chart::{ChartBuilder, ChartContext, SeriesLabelPosition};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::element::{Circle, PathElement, Rectangle, Text};
 use plotters::prelude::{Cartesian2d, DrawingArea, DrawingBackend, RGBColor};
-use plotters::style::Color;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{Color, ShapeStyle};
 
 use crate::axis::Axis;
 use crate::error::{FigureError, draw_err};
@@ -19,7 +21,7 @@ pub(crate) struct TickRange {
 }
 
 impl TickRange {
-    fn new(axis: &Axis) -> Self {
+    pub(crate) fn new(axis: &Axis) -> Self {
         Self {
             lo: axis.lo,
             hi: axis.hi,
@@ -81,8 +83,150 @@ pub enum LegendPosition {
     LowerLeft,
     /// Inside, bottom right.
     LowerRight,
+    /// Outside the plot, to the right (never covers data; narrows the plot).
+    Right,
     /// No legend.
     Hidden,
+}
+
+/// Marker shapes for overlaid points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarkerKind {
+    /// Small filled dot.
+    #[default]
+    Dot,
+    /// An "×".
+    Cross,
+    /// Hollow circle.
+    Ring,
+}
+
+/// What a legend row shows left of its text.
+#[derive(Debug, Clone)]
+pub(crate) enum LegendIcon {
+    /// A line sample: colour, dashed, markers, width.
+    Line(RGBColor, bool, bool, u32),
+    /// A filled square (bands, classes).
+    Swatch(RGBColor),
+    /// A marker shape in a colour.
+    Marker(MarkerKind, RGBColor),
+}
+
+/// One legend row.
+#[derive(Debug, Clone)]
+pub(crate) struct LegendEntry {
+    pub label: String,
+    pub icon: LegendIcon,
+}
+
+const LEGEND_ROW: i32 = 28;
+const LEGEND_ICON: i32 = 30;
+
+/// Width in pixels needed by an outside legend with these entries (0 if there are none).
+pub(crate) fn side_legend_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> u32 {
+    let style = text(LEGEND_SIZE);
+    let widest = entries
+        .iter()
+        .map(|e| area.estimate_text_size(&e.label, &style).map_or(0, |s| s.0))
+        .max();
+    widest.map_or(0, |w| w + LEGEND_ICON as u32 + 40)
+}
+
+/// Draws legend rows top-down starting at pixel `(x, y)` of `area`.
+pub(crate) fn draw_legend_rows<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+    (x, y): (i32, i32),
+) -> Result<(), FigureError> {
+    for (row, entry) in entries.iter().enumerate() {
+        let cy = y + LEGEND_ROW * row as i32 + LEGEND_ROW / 2;
+        match entry.icon {
+            LegendIcon::Line(color, dashed, markers, width) => {
+                let stroke = ShapeStyle::from(color).stroke_width(width.max(1));
+                if width > 0 {
+                    if dashed {
+                        area.draw(&PathElement::new(vec![(x, cy), (x + 10, cy)], stroke))
+                            .map_err(draw_err)?;
+                        area.draw(&PathElement::new(vec![(x + 16, cy), (x + 26, cy)], stroke))
+                            .map_err(draw_err)?;
+                    } else {
+                        area.draw(&PathElement::new(vec![(x, cy), (x + 26, cy)], stroke))
+                            .map_err(draw_err)?;
+                    }
+                }
+                if markers {
+                    area.draw(&Circle::new((x + 13, cy), 4, color.filled()))
+                        .map_err(draw_err)?;
+                }
+            }
+            LegendIcon::Swatch(color) => {
+                area.draw(&Rectangle::new(
+                    [(x + 2, cy - 9), (x + 24, cy + 9)],
+                    color.filled(),
+                ))
+                .map_err(draw_err)?;
+                area.draw(&Rectangle::new(
+                    [(x + 2, cy - 9), (x + 24, cy + 9)],
+                    RGBColor(0x66, 0x66, 0x66).stroke_width(1),
+                ))
+                .map_err(draw_err)?;
+            }
+            LegendIcon::Marker(kind, color) => draw_marker(area, (x + 13, cy), kind, color)?,
+        }
+        area.draw(&Text::new(
+            entry.label.clone(),
+            (x + LEGEND_ICON + 4, cy),
+            text(LEGEND_SIZE).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// Draws one marker centred at pixel `at`.
+pub(crate) fn draw_marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    kind: MarkerKind,
+    color: RGBColor,
+) -> Result<(), FigureError> {
+    match kind {
+        MarkerKind::Dot => area.draw(&Circle::new((x, y), 4, color.filled())),
+        MarkerKind::Ring => area.draw(&Circle::new((x, y), 5, color.stroke_width(2))),
+        MarkerKind::Cross => {
+            let stroke = color.stroke_width(2);
+            area.draw(&PathElement::new(
+                vec![(x - 5, y - 5), (x + 5, y + 5)],
+                stroke,
+            ))
+            .and_then(|()| {
+                area.draw(&PathElement::new(
+                    vec![(x - 5, y + 5), (x + 5, y - 5)],
+                    stroke,
+                ))
+            })
+        }
+    }
+    .map_err(draw_err)
+}
+
+/// Splits off an outside legend column on the right of `area` if `position` asks for it
+/// (or `Auto` finds every inside corner crowded); returns the plot area and the legend area.
+pub(crate) fn split_for_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+    outside: bool,
+) -> (DrawingArea<DB, Shift>, Option<DrawingArea<DB, Shift>>) {
+    let width = side_legend_width(area, entries);
+    if !outside || width == 0 {
+        return (area.clone(), None);
+    }
+    let (plot, legend) =
+        area.split_horizontally(area.dim_in_pixel().0.saturating_sub(width) as i32);
+    (plot, Some(legend))
 }
 
 /// Builds the frame and draws grid, ticks and axis descriptions.
@@ -127,7 +271,8 @@ pub(crate) fn plot_pixels(size: (u32, u32)) -> (f64, f64) {
 }
 
 /// Picks the inside corner with the fewest points (given in transformed axis space);
-/// ties prefer upper right, then upper left, lower right, lower left.
+/// ties prefer upper right, then upper left, lower right, lower left. `None` for `Auto` means
+/// every corner holds more than 2 % of the points and the legend should go outside.
 pub(crate) fn choose_corner(
     position: LegendPosition,
     x: &Axis,
@@ -135,7 +280,7 @@ pub(crate) fn choose_corner(
     points: &[(f64, f64)],
 ) -> Option<SeriesLabelPosition> {
     match position {
-        LegendPosition::Hidden => None,
+        LegendPosition::Hidden | LegendPosition::Right => None,
         LegendPosition::UpperLeft => Some(SeriesLabelPosition::UpperLeft),
         LegendPosition::UpperRight => Some(SeriesLabelPosition::UpperRight),
         LegendPosition::LowerLeft => Some(SeriesLabelPosition::LowerLeft),
@@ -155,6 +300,9 @@ pub(crate) fn choose_corner(
                 counts[3] += usize::from(bottom && left);
             }
             let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+            if counts[best] * 50 > points.len() {
+                return None;
+            }
             Some(match best {
                 0 => SeriesLabelPosition::UpperRight,
                 1 => SeriesLabelPosition::UpperLeft,

@@ -34,15 +34,23 @@
 mod axis;
 mod error;
 mod frame;
+mod heatmap;
+mod image_grid;
 mod line;
 mod render;
 mod style;
+#[cfg(test)]
+mod tests;
+mod trajectory;
 
 pub use axis::Scale;
 pub use error::FigureError;
-pub use frame::LegendPosition;
+pub use frame::{LegendPosition, MarkerKind};
+pub use heatmap::{Class, Heatmap, HeatmapCells, MarkerSet, render_heatmap};
+pub use image_grid::{GridImage, ImageGrid, render_image_grid};
 pub use line::{
     Band, LineChart, LineStyle, PanelGrid, RefLine, Series, render_line_chart, render_panel_grid,
 };
 pub use render::Rendered;
 pub use style::{Colormap, FONT_FAMILY, PALETTE, palette};
+pub use trajectory::{Ray, Trajectories, TrajectoryPath, render_trajectories};

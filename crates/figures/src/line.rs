@@ -10,9 +10,15 @@ use plotters::style::{Color, ShapeStyle, TRANSPARENT};
 
 use crate::axis::{Axis, Scale, extent, fixed_range, make_axis, padded, union};
 use crate::error::{FigureError, draw_err};
-use crate::frame::{LegendPosition, choose_corner, densify, draw_legend, frame, plot_pixels};
+use crate::frame::{
+    LegendEntry, LegendIcon, LegendPosition, MARGIN, choose_corner, densify, draw_legend,
+    draw_legend_rows, frame, plot_pixels, split_for_legend,
+};
 use crate::render::{Draw, Rendered, render};
-use crate::style::{LEGEND_SIZE, PANEL_TITLE_SIZE, REF_GRAY, TITLE_SIZE, palette, text};
+use crate::style::{LEGEND_SIZE, PANEL_TITLE_SIZE, REF_GRAY, TITLE_SIZE, lighten, palette, text};
+
+/// An optional (lo, hi) range in transformed axis space.
+type Extent = Option<(f64, f64)>;
 
 /// How one series is drawn.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,7 +240,7 @@ impl LineChart {
 
     /// Extents of the drawable data in transformed space (reference lines included, so that
     /// predicted markers are never cut off).
-    fn data_extents(&self) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
+    fn data_extents(&self) -> (Extent, Extent) {
         let mut xs = Vec::new();
         let mut ys = Vec::new();
         for series in &self.series {
@@ -269,7 +275,7 @@ impl LineChart {
     }
 
     /// The final extents before padding: a fixed range wins over the data.
-    fn extents(&self) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
+    fn extents(&self) -> (Extent, Extent) {
         let (x, y) = self.data_extents();
         let fixed = |range: Option<(f64, f64)>, scale: Scale| {
             range.and_then(|r| fixed_range("axis", scale, r).ok())
@@ -299,8 +305,13 @@ impl LineChart {
             padded(y_extent, 0.05)
         };
         // Roughly one tick per 120 px horizontally and 80 px vertically keeps labels apart.
-        let x_ticks = ((plot.0 / 120.0) as usize).clamp(2, 10);
-        let y_ticks = ((plot.1 / 80.0) as usize).clamp(2, 10);
+        // Decade labels are short, so log axes can afford denser ticks.
+        let per_tick = |scale: Scale, linear: f64| match scale {
+            Scale::Linear => linear,
+            Scale::Log10 => 45.0,
+        };
+        let x_ticks = ((plot.0 / per_tick(self.x_scale, 120.0)) as usize).clamp(2, 10);
+        let y_ticks = ((plot.1 / per_tick(self.y_scale, 80.0)) as usize).clamp(2, 10);
         (
             make_axis(self.x_scale, xlo, xhi, x_ticks),
             make_axis(self.y_scale, ylo, yhi, y_ticks),
@@ -311,7 +322,7 @@ impl LineChart {
     pub(crate) fn draw_into<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
-        shared: (Option<(f64, f64)>, Option<(f64, f64)>),
+        shared: (Extent, Extent),
         title_size: f64,
     ) -> Result<(), FigureError> {
         let area = if self.title.is_empty() {
@@ -321,11 +332,18 @@ impl LineChart {
                 .map_err(draw_err)?
         };
         let (own_x, own_y) = self.extents();
-        let plot = plot_pixels(area.dim_in_pixel());
-        let (x, y) = self.axes(shared.0.or(own_x), shared.1.or(own_y), plot);
+        let extents = (shared.0.or(own_x), shared.1.or(own_y));
+        let (x, y) = self.axes(extents.0, extents.1, plot_pixels(area.dim_in_pixel()));
+        let occupied = self.occupied_points();
+        let corner = choose_corner(self.legend, &x, &y, &occupied);
+        let entries = self.legend_entries();
+        let outside =
+            corner.is_none() && matches!(self.legend, LegendPosition::Auto | LegendPosition::Right);
+        let (area, legend_area) = split_for_legend(&area, &entries, outside);
+        let (x, y) = self.axes(extents.0, extents.1, plot_pixels(area.dim_in_pixel()));
         let mut chart = frame(&area, &x, &y, &self.x_label, &self.y_label, true)?;
         let clip_y = |v: f64| v.clamp(y.lo, y.hi);
-        let mut occupied = Vec::new();
+        let inside_labels = corner.is_some();
 
         for band in &self.bands {
             let vertices = band_points(band, self.x_scale, self.y_scale);
@@ -336,15 +354,11 @@ impl LineChart {
             let mut outline: Vec<(f64, f64)> =
                 vertices.iter().map(|&(x, _, hi)| (x, clip_y(hi))).collect();
             outline.extend(vertices.iter().rev().map(|&(x, lo, _)| (x, clip_y(lo))));
-            for &(px, lo, hi) in &vertices {
-                occupied.push((px, lo));
-                occupied.push((px, hi));
-            }
             let fill = color.mix(0.22).filled();
             let drawn = chart
                 .draw_series(std::iter::once(Polygon::new(outline, fill)))
                 .map_err(draw_err)?;
-            if !band.name.is_empty() {
+            if inside_labels && !band.name.is_empty() {
                 drawn.label(band.name.clone()).legend(move |(lx, ly)| {
                     Rectangle::new([(lx, ly - 6), (lx + 22, ly + 6)], fill)
                 });
@@ -355,9 +369,8 @@ impl LineChart {
             let color = palette(series.style.color_index);
             let line_style = ShapeStyle::from(color).stroke_width(series.style.width.max(1));
             let segments = runs(&series.points, self.x_scale, self.y_scale);
-            let mut labelled = series.name.is_empty();
+            let mut labelled = series.name.is_empty() || !inside_labels;
             for segment in segments {
-                densify(&segment, &mut occupied);
                 let wants_label = !labelled;
                 labelled = true;
                 let style = series.style.clone();
@@ -386,7 +399,7 @@ impl LineChart {
                     }
                     .map_err(draw_err)?;
                     if wants_label {
-                        drawn.label(series.name.clone()).legend(icon.clone());
+                        drawn.label(series.name.clone()).legend(icon);
                     }
                 }
                 if series.style.markers {
@@ -470,8 +483,54 @@ impl LineChart {
             }
         }
 
-        let corner = choose_corner(self.legend, &x, &y, &occupied);
-        draw_legend(&mut chart, corner)
+        draw_legend(&mut chart, corner)?;
+        if let Some(legend_area) = legend_area {
+            draw_legend_rows(&legend_area, &entries, (10, MARGIN as i32 + 4))?;
+        }
+        Ok(())
+    }
+
+    /// Points (transformed space) the legend should avoid covering.
+    fn occupied_points(&self) -> Vec<(f64, f64)> {
+        let mut occupied = Vec::new();
+        for band in &self.bands {
+            for (x, lo, hi) in band_points(band, self.x_scale, self.y_scale) {
+                occupied.push((x, lo));
+                occupied.push((x, hi));
+            }
+        }
+        for series in &self.series {
+            for segment in runs(&series.points, self.x_scale, self.y_scale) {
+                densify(&segment, &mut occupied);
+            }
+        }
+        occupied
+    }
+
+    /// Legend rows in drawing order: bands, then series with a name.
+    fn legend_entries(&self) -> Vec<LegendEntry> {
+        let bands = self
+            .bands
+            .iter()
+            .filter(|b| !b.name.is_empty())
+            .map(|b| LegendEntry {
+                label: b.name.clone(),
+                icon: LegendIcon::Swatch(lighten(palette(b.color_index), 0.7)),
+            });
+        let series = self
+            .series
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| LegendEntry {
+                label: s.name.clone(),
+                icon: LegendIcon::Line(
+                    palette(s.style.color_index),
+                    s.style.dashed,
+                    s.style.markers,
+                    s.style.width,
+                ),
+            });
+        bands.chain(series).collect()
     }
 }
 

@@ -47,19 +47,19 @@ pub const REF_GRAY: RGBColor = RGBColor(0x55, 0x55, 0x55);
 /// Grid line colour.
 pub const GRID_GRAY: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
 /// Fill for missing / collapsed cells.
-#[allow(dead_code)]
 pub const MISSING_GRAY: RGBColor = RGBColor(0xC8, 0xC8, 0xC8);
 
-/// Font sizes in pixels (the PNG is rendered at 1:1, so these are on-screen pixel heights).
-pub const TITLE_SIZE: f64 = 26.0;
+/// Font sizes in pixels as plotters takes them: the PNG glyph height is this size and the SVG
+/// `font-size` is this size / 1.24 (plotters' convention), so 18 gives ≥ 14 px in both.
+pub const TITLE_SIZE: f64 = 27.0;
 /// Panel titles inside a grid.
-pub const PANEL_TITLE_SIZE: f64 = 21.0;
+pub const PANEL_TITLE_SIZE: f64 = 22.0;
 /// Axis descriptions.
-pub const AXIS_DESC_SIZE: f64 = 20.0;
+pub const AXIS_DESC_SIZE: f64 = 21.0;
 /// Tick labels.
-pub const TICK_SIZE: f64 = 17.0;
+pub const TICK_SIZE: f64 = 18.0;
 /// Legend and annotation text.
-pub const LEGEND_SIZE: f64 = 17.0;
+pub const LEGEND_SIZE: f64 = 18.0;
 
 /// A black text style of the given size in the embedded family.
 pub fn text(size: f64) -> TextStyle<'static> {
@@ -67,7 +67,6 @@ pub fn text(size: f64) -> TextStyle<'static> {
 }
 
 /// Mixes `color` towards white; `amount` = 0 keeps the colour, 1 gives white.
-#[allow(dead_code)]
 pub fn lighten(color: RGBColor, amount: f64) -> RGBColor {
     let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * amount).round() as u8;
     RGBColor(mix(color.0), mix(color.1), mix(color.2))
