@@ -28,7 +28,7 @@ const DENIED_ELEMENTS: &[&str] = &[
 ///
 /// Rejected: elements that run code or embed other documents (`<script>`, `<foreignObject>`, …),
 /// event-handler attributes (`on…=`), `href`/`src` values other than `#fragment` or
-/// `data:image/…`, `url(…)` or `@import` pointing anywhere but `#fragment`, `javascript:`,
+/// `data:image/…` (and plotters' `data:png;base64,…`), `url(…)` or `@import` pointing anywhere but `#fragment`, `javascript:`,
 /// numeric character references inside attribute values (they could spell any of the above),
 /// and markup declarations other than comments.
 pub fn sanitize_svg(figure: &str, svg: &str) -> Result<String, ReportError> {
@@ -184,7 +184,12 @@ fn check_attribute(element: &str, attr: &str, value: &str) -> Result<(), String>
         return Err(format!("javascript: URL in {attr:?} on <{element}>"));
     }
     let is_link = attr == "href" || attr == "src" || attr.ends_with(":href");
-    if is_link && !(compact.starts_with('#') || compact.starts_with("data:image/")) {
+    // plotters' SVG backend embeds bitmaps as `data:png;base64,…` (no `image/`), so that
+    // spelling is accepted beside the standard one; both only ever decode to pixels.
+    // SVG data URIs are refused as well: they are documents, not pixels.
+    let inert_data = (compact.starts_with("data:image/") && !compact.starts_with("data:image/svg"))
+        || compact.starts_with("data:png;base64,");
+    if is_link && !(compact.starts_with('#') || inert_data) {
         return Err(format!(
             "external reference {value:?} in {attr:?} on <{element}>"
         ));
@@ -224,6 +229,8 @@ mod tests {
 <g clip-path="url(#c)"><polyline fill="none" stroke="#1f77b4" points="0,0 5,5 10,2"/></g>
 <text x="5" y="9" font-family="sans-serif">β₁ &lt; ρ</text>
 <image href="data:image/png;base64,AAAA" width="1" height="1"/>
+<image x="0" y="0" width="1" height="1" href="data:png;base64,AAAA"/>
+<text x="1" y="1">it&apos;s &quot;quoted&quot;</text>
 </svg>"##;
 
     fn reason(svg: &str) -> String {
@@ -271,6 +278,8 @@ mod tests {
     fn rejects_remote_and_script_urls() {
         for svg in [
             "<svg><image href=\"https://example.org/a.png\"/></svg>",
+            "<svg><image href=\"data:text/html;base64,PHNjcmlwdD4=\"/></svg>",
+            "<svg><image href=\"data:image/svg+xml;base64,PHN2Zz4=\"/></svg>",
             "<svg><use xlink:href=\"//example.org/a.svg#x\"/></svg>",
             "<svg><a href=\"javascript:alert(1)\"><text>x</text></a></svg>",
             "<svg><a href=\"&#106;avascript:alert(1)\"><text>x</text></a></svg>",
