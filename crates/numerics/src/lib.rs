@@ -8,12 +8,12 @@ pub mod error;
 
 pub use dataset::Dataset;
 pub use error::NumericsError;
+pub mod flow;
 pub mod generate;
 pub mod maxmargin;
-pub mod theory;
 pub mod model;
 pub mod ode;
 pub mod optim;
-pub mod flow;
 pub mod sweep;
+pub mod theory;
 pub mod trajectory;

@@ -21,9 +21,17 @@ pub fn logistic_loss(u: f64) -> f64 {
 
 /// −ℓ′(u) = 1/(1 + eᵘ) = exp(−logaddexp(0, u)), computed without overflow and never through tanh
 /// (a tanh form rounds to 0 for u ≳ 38, spec B2).
+///
+/// Evaluated with a single exponential of a non-positive number: e⁻ᵘ/(1 + e⁻ᵘ) for u ≥ 0 and
+/// 1/(1 + eᵘ) for u < 0 — algebraically exp(−logaddexp(0, u)), with no overflow on either side.
 #[inline]
 pub fn neg_dloss(u: f64) -> f64 {
-    (-log1p_exp(u)).exp()
+    if u >= 0.0 {
+        let e = (-u).exp();
+        e / (1.0 + e)
+    } else {
+        1.0 / (1.0 + u.exp())
+    }
 }
 
 /// s(m)/s(r) with s = −ℓ′, for m ≥ r (so the ratio lies in (0, 1]); one exponential, no logarithm.

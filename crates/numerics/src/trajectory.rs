@@ -2,8 +2,8 @@
 
 use crate::dataset::Dataset;
 use crate::error::NumericsError;
-use crate::model::{Network, check_dims, loss_of_beta, neg_dloss};
-use crate::optim::{Clock, Optimizer, StepWorkspace, step};
+use crate::model::{Network, check_dims, loss_of_beta};
+use crate::optim::{Clock, Optimizer, StepWorkspace, single_example_step, step};
 
 /// Which steps to record. Step 0 and the final step are always recorded.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -188,7 +188,8 @@ pub struct Trajectory {
     pub final_weights: Vec<f64>,
 }
 
-/// Run the configured optimizer from `network` on `data`.
+/// Run the configured optimizer from `network` on `data`. Single-example runs with L ≤ 4 and d ≤ 5 use
+/// the fixed-size kernel [`single_example_step`] (same arithmetic, sizes known to the compiler).
 pub fn train(
     data: &Dataset,
     network: Network,
@@ -196,75 +197,191 @@ pub fn train(
 ) -> Result<Trajectory, NumericsError> {
     check_dims(&network, data)?;
     let params = &config.params;
-    let depth = network.depth();
-    let mut network = network;
-    let mut ws = StepWorkspace::new(depth, network.dim());
+    macro_rules! fixed_sizes {
+        ($(($l:literal, $d:literal)),*) => {
+            match (network.depth(), network.dim()) {
+                $(($l, $d) if data.n() == 1 => {
+                    let mut stepper = FixedStepper::<$l, $d>::new(&network, data, params);
+                    return Ok(run_loop(data, network, params, &mut stepper));
+                })*
+                _ => {}
+            }
+        };
+    }
+    fixed_sizes!(
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (1, 4),
+        (1, 5),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+        (2, 4),
+        (2, 5),
+        (3, 1),
+        (3, 2),
+        (3, 3),
+        (3, 4),
+        (3, 5),
+        (4, 1),
+        (4, 2),
+        (4, 3),
+        (4, 4),
+        (4, 5)
+    );
+    let mut stepper = DynamicStepper {
+        weights: network.weights().to_vec(),
+        depth: network.depth(),
+        data,
+        ws: StepWorkspace::new(network.depth(), network.dim()),
+        params,
+    };
+    Ok(run_loop(data, network, params, &mut stepper))
+}
+
+/// One update at a time; the weights live in the stepper between log points.
+trait Stepper {
+    /// One update. Returns meanᵢ(−ℓ′(m̂ᵢ)) (only meaningful in the original clock), or `None` when the
+    /// update would not be finite (state untouched).
+    fn advance(&mut self) -> Option<f64>;
+    /// Copy the current weights (layer-major).
+    fn write_weights(&self, out: &mut [f64]);
+}
+
+struct DynamicStepper<'a> {
+    weights: Vec<f64>,
+    depth: usize,
+    data: &'a Dataset,
+    ws: StepWorkspace,
+    params: &'a TrainParams,
+}
+
+impl Stepper for DynamicStepper<'_> {
+    #[inline]
+    fn advance(&mut self) -> Option<f64> {
+        let p = self.params;
+        let info = step(
+            &mut self.weights,
+            self.depth,
+            self.data,
+            p.optimizer,
+            p.clock,
+            p.lr,
+            &mut self.ws,
+        )?;
+        Some(match p.clock {
+            Clock::Rescaled => 1.0,
+            Clock::Original => info.pass.mean_weight(self.data.n()),
+        })
+    }
+    fn write_weights(&self, out: &mut [f64]) {
+        out.copy_from_slice(&self.weights);
+    }
+}
+
+struct FixedStepper<const L: usize, const D: usize> {
+    weights: [[f64; D]; L],
+    signed_x: [f64; D],
+    optimizer: Optimizer,
+    clock: Clock,
+    lr: f64,
+}
+
+impl<const L: usize, const D: usize> FixedStepper<L, D> {
+    fn new(network: &Network, data: &Dataset, params: &TrainParams) -> Self {
+        let mut weights = [[0.0; D]; L];
+        for (l, row) in weights.iter_mut().enumerate() {
+            row.copy_from_slice(network.layer(l));
+        }
+        let label = data.y()[0];
+        let signed_x = std::array::from_fn(|j| label * data.row(0)[j]);
+        Self {
+            weights,
+            signed_x,
+            optimizer: params.optimizer,
+            clock: params.clock,
+            lr: params.lr,
+        }
+    }
+}
+
+impl<const L: usize, const D: usize> Stepper for FixedStepper<L, D> {
+    #[inline]
+    fn advance(&mut self) -> Option<f64> {
+        single_example_step(
+            &mut self.weights,
+            &self.signed_x,
+            self.optimizer,
+            self.clock,
+            self.lr,
+        )
+    }
+    fn write_weights(&self, out: &mut [f64]) {
+        for (chunk, row) in out.chunks_exact_mut(D).zip(&self.weights) {
+            chunk.copy_from_slice(row);
+        }
+    }
+}
+
+fn run_loop<S: Stepper>(
+    data: &Dataset,
+    mut network: Network,
+    params: &TrainParams,
+    stepper: &mut S,
+) -> Trajectory {
     let mut cursor = params.log.cursor();
     let mut next_log = cursor.next_after(0);
-    let record = |weights: &Network, step: u64, time: f64, tau: f64| {
-        let beta = weights.beta();
+    let record = |network: &Network, step: u64, tau: f64| {
+        let beta = network.beta();
         Record {
             step,
-            time,
+            time: step as f64 * params.lr,
             tau,
             loss: loss_of_beta(data, &beta),
             beta,
         }
     };
-    let mut records = vec![record(&network, 0, 0.0, 0.0)];
+    let mut records = vec![record(&network, 0, 0.0)];
     let mut stop = StopReason::Completed;
     let mut tau = 0.0;
     let mut done = 0u64;
     let cap_sq = params.beta_cap * params.beta_cap;
     let check_cap = params.beta_cap.is_finite();
-    let n = data.n();
+    let mut beta = vec![0.0; network.dim()];
     for current in 1..=params.steps {
-        let Some(info) = step(
-            network.weights_mut(),
-            depth,
-            data,
-            params.optimizer,
-            params.clock,
-            params.lr,
-            &mut ws,
-        ) else {
+        let Some(weight) = stepper.advance() else {
             stop = StopReason::NonFinite { step: done };
             break;
         };
         done = current;
-        tau += params.lr
-            * match params.clock {
-                Clock::Rescaled => 1.0,
-                Clock::Original => {
-                    neg_dloss(info.pass.ref_margin) * info.pass.weight_sum / n as f64
-                }
-            };
+        tau += params.lr * weight;
         if check_cap {
-            let mut norm_sq = 0.0;
-            crate::model::beta_into(network.weights(), depth, &mut ws.beta);
-            for b in &ws.beta {
-                norm_sq += b * b;
-            }
+            stepper.write_weights(network.weights_mut());
+            crate::model::beta_into(network.weights(), network.depth(), &mut beta);
+            let norm_sq: f64 = beta.iter().map(|b| b * b).sum();
             if !(norm_sq <= cap_sq) {
                 stop = StopReason::BetaCap { step: current };
                 break;
             }
         }
         if next_log == Some(current) && current < params.steps {
-            records.push(record(&network, current, current as f64 * params.lr, tau));
+            stepper.write_weights(network.weights_mut());
+            records.push(record(&network, current, tau));
             next_log = cursor.next_after(current);
         }
     }
-    let final_record = record(&network, done, done as f64 * params.lr, tau);
+    stepper.write_weights(network.weights_mut());
+    let final_record = record(&network, done, tau);
     if records.last().map(|r| r.step) != Some(done) {
         records.push(final_record.clone());
     }
-    Ok(Trajectory {
+    Trajectory {
         records,
         final_record,
         stop,
         final_weights: network.weights().to_vec(),
-    })
+    }
 }
 
 #[cfg(test)]
