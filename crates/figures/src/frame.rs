@@ -3,10 +3,10 @@
 use plotters::chart::{ChartBuilder, ChartContext, SeriesLabelPosition};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
-use plotters::element::{Circle, PathElement, Rectangle, Text};
+use plotters::element::{Circle, EmptyElement, PathElement, Rectangle, Text};
 use plotters::prelude::{Cartesian2d, DrawingArea, DrawingBackend, RGBColor};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, ShapeStyle};
+use plotters::style::{Color, ShapeStyle, TextStyle};
 
 use crate::axis::Axis;
 use crate::error::{FigureError, draw_err};
@@ -348,4 +348,43 @@ pub(crate) fn densify(points: &[(f64, f64)], out: &mut Vec<(f64, f64)>) {
     if let Some(&last) = points.last() {
         out.push(last);
     }
+}
+
+/// Draws `label` at data point `at` shifted by `offset` pixels, anchored by `(h, v)`, over a
+/// translucent white box so reference-line labels stay readable where they cross data.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn boxed_label<DB: DrawingBackend>(
+    plotting_area: &DrawingArea<DB, Coords>,
+    at: (f64, f64),
+    offset: (i32, i32),
+    label: &str,
+    style: TextStyle<'_>,
+    h: HPos,
+    v: VPos,
+) -> Result<(), FigureError> {
+    let (w, ht) = plotting_area
+        .estimate_text_size(label, &style)
+        .map_err(draw_err)?;
+    let (w, ht) = (w as i32, ht as i32);
+    let (dx, dy) = offset;
+    let (x0, x1) = match h {
+        HPos::Left => (dx - 3, dx + w + 3),
+        HPos::Right => (dx - w - 3, dx + 3),
+        HPos::Center => (dx - w / 2 - 3, dx + w / 2 + 3),
+    };
+    let (y0, y1) = match v {
+        VPos::Top => (dy - 2, dy + ht + 3),
+        VPos::Bottom => (dy - ht - 3, dy + 2),
+        VPos::Center => (dy - ht / 2 - 2, dy + ht / 2 + 2),
+    };
+    plotting_area
+        .draw(
+            &(EmptyElement::at(at)
+                + Rectangle::new(
+                    [(x0, y0), (x1, y1)],
+                    RGBColor(255, 255, 255).mix(0.8).filled(),
+                )
+                + Text::new(label.to_string(), offset, style.pos(Pos::new(h, v)))),
+        )
+        .map_err(draw_err)
 }

@@ -13,8 +13,8 @@ use plotters::style::{Color, RGBColor, ShapeStyle};
 use crate::axis::{Axis, Scale, extent, fixed_range, make_axis};
 use crate::error::{FigureError, draw_err};
 use crate::frame::{
-    LegendEntry, LegendIcon, MARGIN, MarkerKind, TickRange, X_LABEL_AREA, draw_legend_rows,
-    draw_marker, frame, plot_pixels, side_legend_width,
+    LegendEntry, LegendIcon, MARGIN, MarkerKind, TickRange, X_LABEL_AREA, boxed_label,
+    draw_legend_rows, draw_marker, frame, plot_pixels, side_legend_width,
 };
 use crate::line::{RefLine, Series};
 use crate::render::{Draw, Rendered, render};
@@ -435,24 +435,20 @@ impl Draw for Heatmap {
                     .draw_series(DashedLineSeries::new(vec![from, to], 8, 6, style))
                     .map_err(draw_err)?;
                 if !line.label.is_empty() {
-                    let (anchor, offset) = if vertical {
-                        (to, (5, 5))
+                    let (offset, h, v) = if vertical {
+                        ((5, 5), HPos::Left, VPos::Top)
                     } else {
-                        (to, (-5, -5))
+                        ((-5, -5), HPos::Right, VPos::Bottom)
                     };
-                    let pos = if vertical {
-                        Pos::new(HPos::Left, VPos::Top)
-                    } else {
-                        Pos::new(HPos::Right, VPos::Bottom)
-                    };
-                    let style = text(crate::style::LEGEND_SIZE).color(&color).pos(pos);
-                    chart
-                        .plotting_area()
-                        .draw(
-                            &(plotters::element::EmptyElement::at(anchor)
-                                + Text::new(line.label.clone(), offset, style)),
-                        )
-                        .map_err(draw_err)?;
+                    boxed_label(
+                        chart.plotting_area(),
+                        to,
+                        offset,
+                        &line.label,
+                        text(crate::style::LEGEND_SIZE).color(&color),
+                        h,
+                        v,
+                    )?;
                 }
             }
         }

@@ -3,16 +3,16 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
-use plotters::element::{Circle, EmptyElement, PathElement, Polygon, Rectangle, Text};
+use plotters::element::{Circle, EmptyElement, PathElement, Polygon, Rectangle};
 use plotters::prelude::{DashedLineSeries, DrawingArea, DrawingBackend, LineSeries};
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 use plotters::style::{Color, ShapeStyle, TRANSPARENT};
 
 use crate::axis::{Axis, Scale, extent, fixed_range, make_axis, padded, union};
 use crate::error::{FigureError, draw_err};
 use crate::frame::{
-    LegendEntry, LegendIcon, LegendPosition, MARGIN, choose_corner, densify, draw_legend,
-    draw_legend_rows, frame, plot_pixels, split_for_legend,
+    LegendEntry, LegendIcon, LegendPosition, MARGIN, boxed_label, choose_corner, densify,
+    draw_legend, draw_legend_rows, frame, plot_pixels, split_for_legend,
 };
 use crate::render::{Draw, Rendered, render};
 use crate::style::{LEGEND_SIZE, PANEL_TITLE_SIZE, REF_GRAY, TITLE_SIZE, lighten, palette, text};
@@ -431,16 +431,15 @@ impl LineChart {
                 ))
                 .map_err(draw_err)?;
             if !line.label.is_empty() {
-                let label_style = text(LEGEND_SIZE)
-                    .color(&color)
-                    .pos(Pos::new(HPos::Right, VPos::Bottom));
-                chart
-                    .plotting_area()
-                    .draw(
-                        &(EmptyElement::at((x.hi, at))
-                            + Text::new(line.label.clone(), (-8, -4), label_style)),
-                    )
-                    .map_err(draw_err)?;
+                boxed_label(
+                    chart.plotting_area(),
+                    (x.hi, at),
+                    (-8, -5),
+                    &line.label,
+                    text(LEGEND_SIZE).color(&color),
+                    HPos::Right,
+                    VPos::Bottom,
+                )?;
             }
         }
 
@@ -470,16 +469,15 @@ impl LineChart {
                 } else {
                     (5, HPos::Left)
                 };
-                let label_style = text(LEGEND_SIZE - 1.0)
-                    .color(&color)
-                    .pos(Pos::new(anchor, VPos::Top));
-                chart
-                    .plotting_area()
-                    .draw(
-                        &(EmptyElement::at((at, y.hi))
-                            + Text::new(line.label.clone(), (dx, 5 + 20 * row), label_style)),
-                    )
-                    .map_err(draw_err)?;
+                boxed_label(
+                    chart.plotting_area(),
+                    (at, y.hi),
+                    (dx, 5 + 22 * row),
+                    &line.label,
+                    text(LEGEND_SIZE).color(&color),
+                    anchor,
+                    VPos::Top,
+                )?;
             }
         }
 

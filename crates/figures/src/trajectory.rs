@@ -3,16 +3,16 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
-use plotters::element::{Circle, EmptyElement, Polygon, Text};
+use plotters::element::{Circle, EmptyElement, Polygon};
 use plotters::prelude::{DashedLineSeries, DrawingArea, DrawingBackend, LineSeries};
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 use plotters::style::{Color, ShapeStyle};
 
 use crate::axis::{Axis, Scale, extent, fixed_range, make_axis, padded};
 use crate::error::{FigureError, draw_err};
 use crate::frame::{
-    LegendEntry, LegendIcon, LegendPosition, MARGIN, choose_corner, densify, draw_legend,
-    draw_legend_rows, frame, plot_pixels, split_for_legend,
+    LegendEntry, LegendIcon, LegendPosition, MARGIN, boxed_label, choose_corner, densify,
+    draw_legend, draw_legend_rows, frame, plot_pixels, split_for_legend,
 };
 use crate::render::{Draw, Rendered, render};
 use crate::style::{LEGEND_SIZE, REF_GRAY, TITLE_SIZE, palette, text};
@@ -218,13 +218,15 @@ impl Draw for Trajectories {
                 } else {
                     (VPos::Bottom, -6)
                 };
-                let style = text(LEGEND_SIZE)
-                    .color(&REF_GRAY)
-                    .pos(Pos::new(anchor, vertical));
-                chart
-                    .plotting_area()
-                    .draw(&(EmptyElement::at(end) + Text::new(ray.label.clone(), (dx, dy), style)))
-                    .map_err(draw_err)?;
+                boxed_label(
+                    chart.plotting_area(),
+                    end,
+                    (dx, dy),
+                    &ray.label,
+                    text(LEGEND_SIZE).color(&REF_GRAY),
+                    anchor,
+                    vertical,
+                )?;
             }
         }
 
