@@ -36,6 +36,8 @@ const PAGE_IDS: &[&str] = &["top", "contents", "claims", "provenance", "run-info
 struct View<'a> {
     model: ReportModel,
     summary: ClaimsSummary,
+    /// Ids of figures wide enough (panel rows) to get a full row instead of sharing one.
+    wide_figures: Vec<String>,
     run_info: Option<RunInfoView<'a>>,
 }
 
@@ -63,14 +65,19 @@ pub fn render(model: &ReportModel) -> Result<String, ReportError> {
     validate(model)?;
     let mut safe_model = model.clone();
     safe_model.run_info = None;
+    let mut wide_figures = Vec::new();
     for section in &mut safe_model.sections {
         for figure in &mut section.figures {
             figure.svg = sanitize_svg(&figure.id, &figure.svg)?;
+            if aspect_ratio(&figure.svg).is_some_and(|ratio| ratio >= WIDE_ASPECT) {
+                wide_figures.push(figure.id.clone());
+            }
         }
     }
     let view = View {
         model: safe_model,
         summary: model.claims_summary(),
+        wide_figures,
         run_info: model.run_info.as_ref().map(run_info_view),
     };
     let mut tera = tera::Tera::new();
@@ -132,6 +139,23 @@ pub fn strip_run_info(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Width over height from which a figure is laid out alone on its row: two such figures side by
+/// side would shrink their panels below legibility on a laptop screen.
+const WIDE_ASPECT: f64 = 1.8;
+
+/// Width over height of a sanitised SVG, from the `width` and `height` attributes of its root.
+fn aspect_ratio(svg: &str) -> Option<f64> {
+    let root = &svg[..svg.find('>')?];
+    let attribute = |name: &str| -> Option<f64> {
+        let needle = format!(" {name}=\"");
+        let start = root.find(&needle)? + needle.len();
+        let value = &root[start..start + root[start..].find('"')?];
+        value.trim_end_matches("px").parse().ok()
+    };
+    let (width, height) = (attribute("width")?, attribute("height")?);
+    (height > 0.0).then(|| width / height)
 }
 
 fn run_info_view(info: &RunInfo) -> RunInfoView<'_> {
@@ -341,6 +365,25 @@ mod tests {
         assert_eq!(html.matches("<details class=\"stages\">").count(), 3);
         assert!(html.contains("<a href=\"tables/linf_phase.parquet\">Parquet</a>"));
         assert_eq!(html.matches("<table class=\"keys\">").count(), 3);
+    }
+
+    #[test]
+    fn wide_figures_get_a_row_of_their_own() {
+        assert_eq!(
+            aspect_ratio("<svg width=\"1200\" height=\"400\">"),
+            Some(3.0)
+        );
+        assert_eq!(
+            aspect_ratio("<svg height=\"400px\" width=\"600px\">"),
+            Some(1.5)
+        );
+        assert_eq!(aspect_ratio("<svg viewBox=\"0 0 1 1\">"), None);
+        let mut model = sample_model();
+        model.sections[0].figures[0].svg =
+            "<svg width=\"1200\" height=\"400\" xmlns=\"http://www.w3.org/2000/svg\"></svg>".into();
+        let html = render(&model).unwrap();
+        assert!(html.contains("<figure id=\"fig-depth1-cos\" class=\"wide\">"));
+        assert!(html.contains("<figure id=\"fig-linf-regimes\">"));
     }
 
     #[test]
