@@ -1,5 +1,6 @@
-//! Writes sample figures of every type to the directory given as the first argument
-//! (default `target/figures-gallery`), so the look can be checked by eye.
+//! Writes sample figures of every type to the directory given as the first argument or in
+//! `FIGURES_GALLERY_DIR` (default `target/figures-gallery`), so the look can be checked by eye:
+//! `cargo run -p figures --example gallery --release -- OUTDIR`.
 
 use std::path::{Path, PathBuf};
 
@@ -63,8 +64,10 @@ fn sequential_chart(title: &str, shift: f64) -> LineChart {
 }
 
 fn main() -> Result<(), FigureError> {
+    // The first argument wins, then FIGURES_GALLERY_DIR, then a default under target/.
     let out: PathBuf = std::env::args()
         .nth(1)
+        .or_else(|| std::env::var("FIGURES_GALLERY_DIR").ok())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/figures-gallery"));
     let stem = |name: &str| -> PathBuf { out.join(name) };

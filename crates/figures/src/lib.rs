@@ -12,6 +12,20 @@
 //!   dropped too; a figure with nothing drawable at all is a [`FigureError::NoData`] error;
 //! - log axes are ticked at powers of ten (labelled 10⁻³, 10⁰, …).
 //!
+//! Figure types and their renderers:
+//! - [`LineChart`] ([`render_line_chart`]): named [`Series`] (solid or dashed, optional markers),
+//!   shaded [`Band`]s, labelled vertical/horizontal [`RefLine`]s, linear or log axes, fixed ranges;
+//! - [`PanelGrid`] ([`render_panel_grid`]): rows × cols line charts with optional shared axes;
+//! - [`Trajectories`] ([`render_trajectories`]): paths in a plane with start ring and end arrow,
+//!   reference [`Ray`]s, optional equal aspect;
+//! - [`Heatmap`] ([`render_heatmap`]): categorical classes with a class legend or continuous values
+//!   with a (log) colorbar, overlaid curves, reference lines and [`MarkerSet`]s;
+//! - [`ImageGrid`] ([`render_image_grid`]): small images (optionally blended over a grayscale
+//!   underlay) with row and column labels and an optional colorbar.
+//!
+//! Legends default to [`LegendPosition::Auto`]: the emptiest inside corner, or a column outside
+//! on the right when every corner holds data. The `gallery` example renders one of each.
+//!
 //! ```no_run
 //! use figures::{LineChart, Scale, Series, RefLine, render_line_chart};
 //! let chart = LineChart {
