@@ -127,6 +127,13 @@ enum Need {
     Execute,
 }
 
+/// A change to the recorded stamps found while classifying.
+enum StampUpdate {
+    Keep,
+    Insert(Vec<crate::store::Stamp>),
+    Remove,
+}
+
 /// Classify each selected task as cached or to execute. Cheap path: file metadata matches the stamps
 /// of the last full verification. Otherwise the object is fully re-hashed; a corrupt or partial
 /// object is removed so it is recomputed.
@@ -134,40 +141,32 @@ fn classify(
     plan: &Plan,
     store: &Store,
     selection: &[usize],
-    stamps: &Mutex<Stamps>,
+    known: &Stamps,
     forced: &HashSet<usize>,
     verify_all: bool,
-) -> Vec<(usize, Need, bool)> {
-    let known = stamps.lock().expect("stamps lock").clone();
+) -> Vec<(usize, Need, StampUpdate)> {
     selection
         .par_iter()
         .map(|&id| {
             let key = plan.tasks()[id].key.as_str();
             if forced.contains(&id) {
-                return (id, Need::Execute, false);
+                return (id, Need::Execute, StampUpdate::Keep);
             }
             if !verify_all
                 && known
                     .get(key)
                     .is_some_and(|recorded| store.matches_stamps(key, recorded))
             {
-                return (id, Need::Cached, false);
+                return (id, Need::Cached, StampUpdate::Keep);
             }
             if !store.object_dir(key).exists() {
-                return (id, Need::Execute, false);
+                return (id, Need::Execute, StampUpdate::Keep);
             }
             match store.verify(key) {
-                Ok(fresh) => {
-                    stamps
-                        .lock()
-                        .expect("stamps lock")
-                        .insert(key.to_string(), fresh);
-                    (id, Need::Cached, true)
-                }
+                Ok(fresh) => (id, Need::Cached, StampUpdate::Insert(fresh)),
                 Err(_) => {
                     let _ = store.remove(key);
-                    stamps.lock().expect("stamps lock").remove(key);
-                    (id, Need::Execute, false)
+                    (id, Need::Execute, StampUpdate::Remove)
                 }
             }
         })
@@ -437,9 +436,7 @@ pub fn run(
         );
     })?;
     store.clean_scratch()?;
-    let original_stamps = store.load_stamps();
-    let original_len = original_stamps.len();
-    let stamps = Mutex::new(original_stamps);
+    let mut known = store.load_stamps();
     let forced: HashSet<usize> = options
         .force
         .iter()
@@ -449,18 +446,25 @@ pub fn run(
     let mut need = vec![None; plan.tasks().len()];
     let mut verified = vec![false; plan.tasks().len()];
     let mut stamps_dirty = false;
-    for (id, decision, fully) in classify(
-        plan,
-        store,
-        &selection,
-        &stamps,
-        &forced,
-        options.verify_all,
-    ) {
+    for (id, decision, update) in
+        classify(plan, store, &selection, &known, &forced, options.verify_all)
+    {
         need[id] = Some(matches!(decision, Need::Execute));
-        verified[id] = fully;
-        stamps_dirty |= fully || matches!(decision, Need::Execute);
+        let key = &plan.tasks()[id].key;
+        match update {
+            StampUpdate::Keep => {}
+            StampUpdate::Insert(fresh) => {
+                verified[id] = true;
+                stamps_dirty = true;
+                known.insert(key.clone(), fresh);
+            }
+            StampUpdate::Remove => {
+                stamps_dirty = true;
+                known.remove(key);
+            }
+        }
     }
+    let stamps = Mutex::new(known);
     // Inputs consumed by executing tasks are fully re-hashed first; a corrupt one joins the
     // execute set, which may expose more inputs, hence the fixpoint.
     loop {
@@ -564,7 +568,7 @@ pub fn run(
         store.sync_objects()?;
     }
     let stamps = stamps.into_inner().expect("stamps lock");
-    if stamps_dirty || stamps.len() != original_len {
+    if stamps_dirty || !execute.is_empty() {
         store.save_stamps(&stamps)?;
     }
     let records: Vec<TaskRecord> = selection
@@ -611,6 +615,23 @@ fn publish(
 }
 
 fn remember(plan: &Plan, store: &Store, records: &[TaskRecord]) -> Result<()> {
+    // A digest of (stage, index, key) of the successful tasks: when it equals the one stored with
+    // the state, the state already says all this and the (large) file is neither read nor written.
+    let mut hasher = blake3::Hasher::new();
+    for record in records
+        .iter()
+        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+    {
+        let task = &plan.tasks()[record.task];
+        hasher.update(plan.stage_of(task).name.as_bytes());
+        hasher.update(&(task.index as u64).to_le_bytes());
+        hasher.update(task.key.as_bytes());
+    }
+    let tag = hasher.finalize().to_hex().to_string();
+    let tag_path = store.root().join("state.tag");
+    if std::fs::read_to_string(&tag_path).is_ok_and(|stored| stored == tag) {
+        return Ok(());
+    }
     let mut memory = state::load(store);
     let mut changed = false;
     for record in records
@@ -755,7 +776,7 @@ pub fn clean(store: &Store) -> Result<bool> {
             std::fs::remove_dir_all(&dir).map_err(|error| Error::io(dir, error))?;
         }
     }
-    for file in ["stamps.json", "state.json"] {
+    for file in ["stamps.json", "state.json", "state.tag"] {
         let _ = std::fs::remove_file(store.root().join(file));
     }
     // The lock file stays: a run waiting on it must keep locking the same inode.

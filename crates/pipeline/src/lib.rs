@@ -39,7 +39,9 @@
 //!   whose files all still have that metadata (one `stat` per file — this keeps a no-op run over
 //!   10 000 tasks in tens of milliseconds) and fully re-hashes any other object, and every cached
 //!   input of a task that is about to execute. Any ordinary write changes mtime, so a flipped byte
-//!   is caught on the next run; `run --verify` re-hashes everything regardless.
+//!   is caught on the next run; `run --verify` re-hashes everything regardless. Stamps taken within
+//!   one second of a file's mtime are "racy" (a coarse clock could hide a later write) and are not
+//!   trusted, as in git: the run after a cold run re-hashes once, later ones only `stat`.
 //! - **Concurrency**: a run holds an exclusive OS lock (`std::fs::File::lock`) on `store/lock` for
 //!   its whole duration; a second run waits, then finds everything cached. The OS drops the lock
 //!   when a process dies, so there is no stale lock and never a manual unlock. Scratch directories

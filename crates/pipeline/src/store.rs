@@ -35,12 +35,33 @@ pub struct Manifest {
 
 /// File metadata captured when an object was last fully verified: if any of it changes, the object
 /// is re-hashed before it is trusted again.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stamp {
     pub path: String,
     pub size: u64,
     pub mtime_ns: u64,
     pub inode: u64,
+    /// When the stamp was taken. A file modified within [`RACY_NS`] before that could be modified
+    /// again without its mtime changing (coarse filesystem clocks), so such a stamp is not trusted
+    /// (git's "racy clean" rule): the object is re-hashed and re-stamped by the next run.
+    pub checked_ns: u64,
+}
+
+impl PartialEq for Stamp {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, self.size, self.mtime_ns, self.inode)
+            == (&other.path, other.size, other.mtime_ns, other.inode)
+    }
+}
+
+/// Window within which a stamp is considered racy (covers filesystems with 1 s timestamps).
+pub const RACY_NS: u64 = 1_000_000_000;
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Stamps of verified objects, by key.
@@ -76,6 +97,7 @@ fn stamp_of(path: &Path, relative: &str) -> std::io::Result<Stamp> {
         size: metadata.len(),
         mtime_ns,
         inode,
+        checked_ns: now_ns(),
     })
 }
 
@@ -298,7 +320,8 @@ impl Store {
     pub fn matches_stamps(&self, key: &str, stamps: &[Stamp]) -> bool {
         let dir = self.object_dir(key);
         stamps.iter().all(|stamp| {
-            stamp_of(&dir.join(&stamp.path), &stamp.path).is_ok_and(|now| now == *stamp)
+            stamp.mtime_ns.saturating_add(RACY_NS) < stamp.checked_ns
+                && stamp_of(&dir.join(&stamp.path), &stamp.path).is_ok_and(|now| now == *stamp)
         })
     }
 
@@ -378,8 +401,13 @@ mod tests {
         std::fs::create_dir_all(scratch.join("publish")).unwrap();
         std::fs::write(scratch.join("a.txt"), b"hello").unwrap();
         std::fs::write(scratch.join("publish/b.txt"), b"world").unwrap();
-        let stamps = store.commit(&scratch, "abc").unwrap();
+        let mut stamps = store.commit(&scratch, "abc").unwrap();
         assert_eq!(stamps.len(), 3);
+        // Just written: racy, so not trusted without re-hashing.
+        assert!(!store.matches_stamps("abc", &stamps));
+        for stamp in &mut stamps {
+            stamp.checked_ns = stamp.mtime_ns + RACY_NS + 1;
+        }
         assert!(store.matches_stamps("abc", &stamps));
         assert_eq!(store.verify("abc").unwrap(), stamps);
         std::fs::write(store.object_dir("abc").join("a.txt"), b"hellp").unwrap();
