@@ -105,6 +105,45 @@ fn main() -> Result<(), FigureError> {
     };
     render_panel_grid(&grid, &stem("2_panel_gd_sam"))?;
 
+    // Depth comparison: ℓ∞-SAM coordinates at L = 2, 3, 4 on a log y axis with ρ^L references.
+    let depth_panels = (2..=4)
+        .map(|depth| {
+            let rho: f64 = 0.1;
+            let series = [(0.05, "α < ρ", 0), (0.1, "α = ρ", 1), (0.2, "α > ρ", 2)]
+                .iter()
+                .map(|&(alpha, name, color)| {
+                    let points = (0..=200)
+                        .map(|i| {
+                            let t = 50.0 * f64::from(i) / 200.0;
+                            let beta: f64 = (alpha - rho) * (-0.05 * t * f64::from(depth)).exp()
+                                + rho.powi(depth) * (1.0 + t).ln();
+                            (t, beta.abs())
+                        })
+                        .collect();
+                    Series::new(name, points, color)
+                })
+                .collect();
+            LineChart {
+                title: format!("L = {depth}"),
+                x_label: "rescaled time τ".into(),
+                y_label: "|β_j|".into(),
+                y_scale: Scale::Log10,
+                series,
+                hlines: vec![RefLine::new(0.1f64.powi(depth), format!("ρ^{depth}"))],
+                ..LineChart::default()
+            }
+        })
+        .collect();
+    let depth_grid = PanelGrid {
+        title: "ℓ∞-SAM per-coordinate regimes, ρ = 0.1".into(),
+        rows: 1,
+        cols: 3,
+        panels: depth_panels,
+        share_y: true,
+        ..PanelGrid::default()
+    };
+    render_panel_grid(&depth_grid, &stem("2b_panel_depths"))?;
+
     let x: Vec<f64> = (0..60).map(|i| f64::from(i) * 50.0).collect();
     let band_chart = LineChart {
         title: "Grad-CAM mass on weak pixels (mean ± sd over 3 seeds)".into(),

@@ -229,7 +229,8 @@ pub(crate) fn format_number(value: f64, step: f64) -> String {
     {
         "0".to_string()
     } else {
-        text
+        // A typographic minus (U+2212) is as wide as a digit and reads better than a hyphen.
+        text.replacen('-', "\u{2212}", 1)
     }
 }
 
@@ -259,7 +260,7 @@ mod tests {
         let ticks = linear_ticks(0.03, 0.97, 5);
         assert_eq!(ticks, vec![0.2, 0.4, 0.6000000000000001, 0.8]);
         let axis = make_axis(Scale::Linear, -1.0, 1.0, 4);
-        assert_eq!(axis.labels, vec!["-1.0", "-0.5", "0", "0.5", "1.0"]);
+        assert_eq!(axis.labels, vec!["−1.0", "−0.5", "0", "0.5", "1.0"]);
     }
 
     #[test]

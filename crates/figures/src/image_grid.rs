@@ -232,18 +232,24 @@ impl Draw for ImageGrid {
             let edge = |i: usize, n: usize| (i as i64 * i64::from(cell) / n as i64) as i32;
             let mut pixels = Vec::with_capacity(image.width * image.height);
             for py in 0..image.height {
-                for px in 0..image.width {
-                    let color = self.pixel_color(image, py * image.width + px, range);
+                // Runs of equal colour become one rectangle, which keeps the SVG small.
+                let mut start = 0;
+                while start < image.width {
+                    let color = self.pixel_color(image, py * image.width + start, range);
+                    let mut end = start + 1;
+                    while end < image.width
+                        && self.pixel_color(image, py * image.width + end, range) == color
+                    {
+                        end += 1;
+                    }
                     pixels.push(Rectangle::new(
                         [
-                            (x0 + edge(px, image.width), y0 + edge(py, image.height)),
-                            (
-                                x0 + edge(px + 1, image.width),
-                                y0 + edge(py + 1, image.height),
-                            ),
+                            (x0 + edge(start, image.width), y0 + edge(py, image.height)),
+                            (x0 + edge(end, image.width), y0 + edge(py + 1, image.height)),
                         ],
                         color.filled(),
                     ));
+                    start = end;
                 }
             }
             for pixel in &pixels {
