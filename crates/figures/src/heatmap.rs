@@ -260,7 +260,7 @@ impl Heatmap {
             .right_y_label_area_size(side.dim_in_pixel().0.saturating_sub(60).max(40))
             .build_cartesian_2d(TickRange::new(&bar_axis), TickRange::new(&axis))
             .map_err(draw_err)?;
-        let format = |v: &f64| axis.label_for(*v);
+        let format = |v: &f64| format!("  {}", axis.label_for(*v));
         chart
             .configure_mesh()
             .disable_x_mesh()

@@ -282,12 +282,12 @@ impl Draw for ImageGrid {
                 labels: Vec::new(),
             };
             let mut chart = ChartBuilder::on(&column)
-                .margin_top(top as u32)
+                .margin_top(top as u32 + 14)
                 .margin_bottom(40)
                 .right_y_label_area_size(COLORBAR_WIDTH - 40)
                 .build_cartesian_2d(TickRange::new(&bar_axis), TickRange::new(&axis))
                 .map_err(draw_err)?;
-            let format = |v: &f64| axis.label_for(*v);
+            let format = |v: &f64| format!("  {}", axis.label_for(*v));
             chart
                 .configure_mesh()
                 .disable_x_mesh()
