@@ -12,6 +12,7 @@ pub mod artifacts;
 pub mod claims;
 pub mod error;
 pub mod fingerprint;
+pub mod mnist;
 pub mod runs;
 pub mod sec3;
 pub mod sec4;
@@ -61,5 +62,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
     kinds.extend(runs::kinds());
     kinds.extend(sec3::kinds());
     kinds.extend(sec4::kinds());
+    kinds.extend(mnist::kinds());
     kinds
 }
