@@ -1,0 +1,268 @@
+//! Full-batch or mini-batch GD, ℓ2-SAM and ℓ∞-SAM on the CNN's flat parameters, with checkpoints.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::cnn::{Cnn, CnnConfig, Precision};
+use crate::error::{Result, VisionError};
+use crate::gradcam::gradcam;
+use crate::task::Task;
+use crate::weak::{WEAK_THRESHOLD, weak_share};
+
+/// The update rule. Every SAM variant follows Foret et al.: θ̂ = θ + ε(θ), θ ← θ − η ∇L(θ̂).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// θ ← θ − η ∇L(θ).
+    Gd,
+    /// ε = ρ g/‖g‖₂, the norm taken over ALL parameters jointly; ε = 0 when g = 0.
+    SamL2 {
+        /// Radius ρ.
+        rho: f64,
+    },
+    /// ε = ρ sign(g) entrywise, with sign(0) = 0.
+    SamLinf {
+        /// Radius ρ.
+        rho: f64,
+    },
+}
+
+impl Optimizer {
+    /// Gradient evaluations per step: 1 for GD, 2 for SAM.
+    pub fn gradients_per_step(self) -> usize {
+        match self {
+            Optimizer::Gd => 1,
+            Optimizer::SamL2 { .. } | Optimizer::SamLinf { .. } => 2,
+        }
+    }
+
+    /// Short name for tables: `gd`, `sam-l2`, `sam-linf`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Gd => "gd",
+            Optimizer::SamL2 { .. } => "sam-l2",
+            Optimizer::SamLinf { .. } => "sam-linf",
+        }
+    }
+}
+
+/// sign with sign(0) = 0 (`f64::signum(0.0)` is 1, which would perturb parameters with no gradient).
+pub fn sign0(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// The SAM perturbation ε for gradient `grad`; `None` for GD.
+pub fn perturbation(optimizer: Optimizer, grad: &[f64]) -> Option<Vec<f64>> {
+    match optimizer {
+        Optimizer::Gd => None,
+        Optimizer::SamL2 { rho } => {
+            let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+            Some(if norm > 0.0 {
+                grad.iter().map(|g| rho * g / norm).collect()
+            } else {
+                vec![0.0; grad.len()]
+            })
+        }
+        Optimizer::SamLinf { rho } => Some(grad.iter().map(|&g| rho * sign0(g)).collect()),
+    }
+}
+
+/// One optimizer step on `params` with learning rate `lr`; `loss_and_grad(θ)` returns L(θ), ∇L(θ).
+///
+/// Returns L at the parameters before the step.
+pub fn step<F>(optimizer: Optimizer, lr: f64, params: &mut [f64], mut loss_and_grad: F) -> f64
+where
+    F: FnMut(&[f64]) -> (f64, Vec<f64>),
+{
+    let (loss, grad) = loss_and_grad(params);
+    let descent = match perturbation(optimizer, &grad) {
+        None => grad,
+        Some(epsilon) => {
+            let perturbed: Vec<f64> = params.iter().zip(&epsilon).map(|(p, e)| p + e).collect();
+            loss_and_grad(&perturbed).1
+        }
+    };
+    for (p, d) in params.iter_mut().zip(&descent) {
+        *p -= lr * d;
+    }
+    loss
+}
+
+/// A training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Update rule.
+    pub optimizer: Optimizer,
+    /// Learning rate η.
+    pub lr: f64,
+    /// Number of steps.
+    pub steps: usize,
+    /// Mini-batch size (batches drawn without replacement, reshuffled every epoch); `None` = full batch.
+    pub batch_size: Option<usize>,
+    /// Steps after which to log (0 = at initialisation); each ≤ `steps`.
+    pub checkpoints: Vec<usize>,
+    /// Seed of the mini-batch order.
+    pub seed: u64,
+    /// Grad-CAM panel: this many test examples per class (see [`Task::panel`]).
+    pub panel_per_class: usize,
+}
+
+/// What is logged after a checkpoint step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Steps taken so far.
+    pub step: usize,
+    /// Mean loss on the whole training subset.
+    pub train_loss: f64,
+    /// Accuracy on the whole training subset.
+    pub train_acc: f64,
+    /// Mean loss on the test subset.
+    pub test_loss: f64,
+    /// Accuracy on the test subset.
+    pub test_acc: f64,
+    /// Grad-CAM map of each panel image (28×28 row-major, in [0, 1]).
+    pub gradcam: Vec<Vec<f32>>,
+    /// Weak-pixel share of each panel map (`None` for a massless map).
+    pub weak_shares: Vec<Option<f64>>,
+    /// Mean of the defined `weak_shares` (`None` if none is defined).
+    pub weak_share: Option<f64>,
+}
+
+/// The record of a training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainLog {
+    /// Indices into `task.test` of the Grad-CAM panel.
+    pub panel: Vec<usize>,
+    /// Chance level of each panel image: the fraction of its pixels that are weak.
+    pub panel_weak_pixels: Vec<f64>,
+    /// One entry per requested checkpoint, in step order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The trained network.
+    pub cnn: Cnn,
+    /// Wall-clock seconds spent in optimizer steps (checkpoints excluded).
+    pub train_seconds: f64,
+    /// Training images processed per second (each SAM step counts its batch once).
+    pub images_per_second: f64,
+}
+
+/// Trains a CNN built from `cnn_config` on `task` and logs the checkpoints.
+pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result<TrainLog> {
+    let invalid = |reason: String| {
+        Err(VisionError::InvalidConfig {
+            what: "training",
+            reason,
+        })
+    };
+    if cnn_config.outputs != task.kind.outputs() {
+        return invalid(format!(
+            "the network has {} outputs but the task needs {}",
+            cnn_config.outputs,
+            task.kind.outputs()
+        ));
+    }
+    if !(config.lr.is_finite() && config.lr > 0.0) {
+        return invalid(format!("learning rate {} must be positive", config.lr));
+    }
+    if let Some(&late) = config.checkpoints.iter().find(|&&c| c > config.steps) {
+        return invalid(format!(
+            "checkpoint {late} is after the last step {}",
+            config.steps
+        ));
+    }
+    if config.batch_size == Some(0) {
+        return invalid("batch size must be positive".into());
+    }
+    let mut cnn = Cnn::new(cnn_config)?;
+    let panel = task.panel(config.panel_per_class);
+    let panel_set = task.test.select(&panel);
+    let panel_weak_pixels = (0..panel_set.len())
+        .map(|i| {
+            let image = panel_set.image(i);
+            image.iter().filter(|&&x| x < WEAK_THRESHOLD).count() as f64 / image.len() as f64
+        })
+        .collect();
+    let mut checkpoints_due = config.checkpoints.clone();
+    checkpoints_due.sort_unstable();
+    checkpoints_due.dedup();
+
+    let n_train = task.train.len();
+    let batch = config.batch_size.unwrap_or(n_train).min(n_train);
+    let mut order: Vec<usize> = (0..n_train).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut cursor = n_train; // forces a shuffle before the first mini-batch
+    let full_batch = batch == n_train;
+
+    let mut checkpoints = Vec::with_capacity(checkpoints_due.len());
+    let mut train_seconds = 0.0;
+    let mut due = checkpoints_due.iter().peekable();
+    for step_index in 0..=config.steps {
+        if due.peek() == Some(&&step_index) {
+            due.next();
+            checkpoints.push(checkpoint(&cnn, task, &panel_set, step_index));
+        }
+        if step_index == config.steps {
+            break;
+        }
+        let started = Instant::now();
+        let selection = if full_batch {
+            None
+        } else {
+            if cursor + batch > n_train {
+                order.shuffle(&mut rng);
+                cursor = 0;
+            }
+            cursor += batch;
+            Some(task.train.select(&order[cursor - batch..cursor]))
+        };
+        let examples = selection.as_ref().unwrap_or(&task.train);
+        let model = cnn.clone();
+        step(config.optimizer, config.lr, &mut cnn.params, |theta| {
+            model.loss_and_grad_at(theta, &examples.images, &examples.targets, Precision::F32)
+        });
+        train_seconds += started.elapsed().as_secs_f64();
+    }
+    let images = (config.steps * batch) as f64;
+    Ok(TrainLog {
+        panel,
+        panel_weak_pixels,
+        checkpoints,
+        cnn,
+        train_seconds,
+        images_per_second: if train_seconds > 0.0 {
+            images / train_seconds
+        } else {
+            0.0
+        },
+    })
+}
+
+fn checkpoint(cnn: &Cnn, task: &Task, panel: &crate::task::Examples, step: usize) -> Checkpoint {
+    let train = cnn.evaluate(&task.train.images, &task.train.targets);
+    let test = cnn.evaluate(&task.test.images, &task.test.targets);
+    let maps = gradcam(cnn, &panel.images, &panel.targets);
+    let weak_shares: Vec<Option<f64>> = maps
+        .iter()
+        .enumerate()
+        .map(|(i, map)| weak_share(map, panel.image(i), WEAK_THRESHOLD).map(|s| s.weak))
+        .collect();
+    let defined: Vec<f64> = weak_shares.iter().flatten().copied().collect();
+    Checkpoint {
+        step,
+        train_loss: train.loss,
+        train_acc: train.accuracy,
+        test_loss: test.loss,
+        test_acc: test.accuracy,
+        gradcam: maps,
+        weak_shares,
+        weak_share: (!defined.is_empty())
+            .then(|| defined.iter().sum::<f64>() / defined.len() as f64),
+    }
+}
