@@ -235,58 +235,6 @@ pub fn step(
     Some(info)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Network, neg_dloss};
-
-    #[test]
-    fn sign0_of_zero_is_zero() {
-        assert_eq!(sign0(0.0), 0.0);
-        assert_eq!(sign0(-0.0), 0.0);
-        assert_eq!(sign0(-2.0), -1.0);
-        assert_eq!(sign0(f64::NAN), 0.0);
-    }
-
-    #[test]
-    fn rescaled_single_example_replaces_outer_dloss_by_minus_one() {
-        // L = 2, μ = (1, 2), w = (0.5, 0.4) both layers, ρ = 0.3, ℓ2-SAM, by hand:
-        // g ∝ −μ⊙w per layer (joint norm over both layers = √2‖μ⊙w‖), ŵ = w − ρ μ⊙w/(√2‖μ⊙w‖),
-        // rescaled direction = −μ⊙ŵ per layer.
-        let data = Dataset::single(&[1.0, 2.0]).unwrap();
-        let net = Network::balanced(2, &[0.5, 0.4]).unwrap();
-        let mut ws = StepWorkspace::new(2, 2);
-        update_direction(
-            net.weights(),
-            2,
-            &data,
-            Optimizer::SamL2 { rho: 0.3 },
-            Clock::Rescaled,
-            &mut ws,
-        );
-        let mw: [f64; 2] = [0.5, 0.8];
-        let norm = (2.0 * (mw[0] * mw[0] + mw[1] * mw[1])).sqrt();
-        let w_hat = [0.5 - 0.3 * mw[0] / norm, 0.4 - 0.3 * mw[1] / norm];
-        let expected = [-w_hat[0], -2.0 * w_hat[1], -w_hat[0], -2.0 * w_hat[1]];
-        for (a, b) in ws.direction().iter().zip(expected) {
-            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
-        }
-        // Original clock: the same vector times −ℓ′(m̂).
-        let m_hat = w_hat[0] * w_hat[0] + 2.0 * w_hat[1] * w_hat[1];
-        update_direction(
-            net.weights(),
-            2,
-            &data,
-            Optimizer::SamL2 { rho: 0.3 },
-            Clock::Original,
-            &mut ws,
-        );
-        for (a, b) in ws.direction().iter().zip(expected) {
-            assert!((a - b * neg_dloss(m_hat)).abs() < 1e-15);
-        }
-    }
-}
-
 /// Per-layer gradients for fixed sizes: `out[l][j] = g_beta[j] · Π_{k≠l} w[k][j]` (prefix/suffix).
 #[inline(always)]
 fn layer_gradients_fixed<const L: usize, const D: usize>(
@@ -381,4 +329,56 @@ pub fn single_example_step<const L: usize, const D: usize>(
     }
     *w = next;
     Some(weight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Network, neg_dloss};
+
+    #[test]
+    fn sign0_of_zero_is_zero() {
+        assert_eq!(sign0(0.0), 0.0);
+        assert_eq!(sign0(-0.0), 0.0);
+        assert_eq!(sign0(-2.0), -1.0);
+        assert_eq!(sign0(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn rescaled_single_example_replaces_outer_dloss_by_minus_one() {
+        // L = 2, μ = (1, 2), w = (0.5, 0.4) both layers, ρ = 0.3, ℓ2-SAM, by hand:
+        // g ∝ −μ⊙w per layer (joint norm over both layers = √2‖μ⊙w‖), ŵ = w − ρ μ⊙w/(√2‖μ⊙w‖),
+        // rescaled direction = −μ⊙ŵ per layer.
+        let data = Dataset::single(&[1.0, 2.0]).unwrap();
+        let net = Network::balanced(2, &[0.5, 0.4]).unwrap();
+        let mut ws = StepWorkspace::new(2, 2);
+        update_direction(
+            net.weights(),
+            2,
+            &data,
+            Optimizer::SamL2 { rho: 0.3 },
+            Clock::Rescaled,
+            &mut ws,
+        );
+        let mw: [f64; 2] = [0.5, 0.8];
+        let norm = (2.0 * (mw[0] * mw[0] + mw[1] * mw[1])).sqrt();
+        let w_hat = [0.5 - 0.3 * mw[0] / norm, 0.4 - 0.3 * mw[1] / norm];
+        let expected = [-w_hat[0], -2.0 * w_hat[1], -w_hat[0], -2.0 * w_hat[1]];
+        for (a, b) in ws.direction().iter().zip(expected) {
+            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+        }
+        // Original clock: the same vector times −ℓ′(m̂).
+        let m_hat = w_hat[0] * w_hat[0] + 2.0 * w_hat[1] * w_hat[1];
+        update_direction(
+            net.weights(),
+            2,
+            &data,
+            Optimizer::SamL2 { rho: 0.3 },
+            Clock::Original,
+            &mut ws,
+        );
+        for (a, b) in ws.direction().iter().zip(expected) {
+            assert!((a - b * neg_dloss(m_hat)).abs() < 1e-15);
+        }
+    }
 }

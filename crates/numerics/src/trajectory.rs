@@ -127,7 +127,7 @@ impl TrainConfig {
                 format!("must be finite and > 0, got {}", params.lr),
             ));
         }
-        if !(params.beta_cap > 0.0) {
+        if params.beta_cap.is_nan() || params.beta_cap <= 0.0 {
             return Err(NumericsError::invalid("beta cap", "must be > 0"));
         }
         if params.log.per_decade == Some(0) {
@@ -360,7 +360,7 @@ fn run_loop<S: Stepper>(
             stepper.write_weights(network.weights_mut());
             crate::model::beta_into(network.weights(), network.depth(), &mut beta);
             let norm_sq: f64 = beta.iter().map(|b| b * b).sum();
-            if !(norm_sq <= cap_sq) {
+            if norm_sq.is_nan() || norm_sq > cap_sq {
                 stop = StopReason::BetaCap { step: current };
                 break;
             }

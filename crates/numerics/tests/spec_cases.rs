@@ -390,7 +390,7 @@ fn discrete_converges_to_flow_at_first_order() {
                         opt,
                         clock,
                         lr,
-                        (1.0 / lr as f64).round() as u64,
+                        (1.0 / lr).round() as u64,
                     )
                     .final_weights;
                     w.iter()
