@@ -80,6 +80,46 @@ fn main() {
         writeln!(code, "    ({name:?}, {:?}),", digest(&root, &files)).expect("write to string");
     }
     code.push_str("];\n");
+    // Versions of the toolchain and key dependencies, for the report's provenance.
+    code.push_str("/// (name, version) of rustc and of the main dependencies, from Cargo.lock.\n");
+    code.push_str("pub const VERSIONS: &[(&str, &str)] = &[\n");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let rustc_version = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .unwrap_or_default();
+    writeln!(
+        code,
+        "    (\"rustc\", {:?}),",
+        rustc_version.trim().trim_start_matches("rustc ")
+    )
+    .expect("write to string");
+    let lock_path = crates.parent().expect("workspace root").join("Cargo.lock");
+    println!("cargo::rerun-if-changed={}", lock_path.display());
+    let lock = std::fs::read_to_string(&lock_path).unwrap_or_default();
+    for wanted in [
+        "polars",
+        "plotters",
+        "tera",
+        "burn",
+        "clarabel",
+        "rayon",
+        "blake3",
+        "indicatif",
+    ] {
+        let mut lines = lock.lines();
+        while let Some(line) = lines.next() {
+            if line == format!("name = \"{wanted}\"") {
+                if let Some(version) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
+                    writeln!(code, "    ({wanted:?}, {version}),").expect("write to string");
+                }
+                break;
+            }
+        }
+    }
+    code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("fingerprints.rs");
     std::fs::write(out, code).expect("write fingerprints.rs");

@@ -56,3 +56,21 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, AnalysisError> {
     let text = std::fs::read_to_string(path).map_err(|source| AnalysisError::io(path, source))?;
     Ok(serde_json::from_str(&text)?)
 }
+
+/// File name of a task's key-number tables inside its object.
+pub const KEY_TABLES_FILE: &str = "keytables.json";
+
+/// A small table of key numbers shown in a report section (strings, already formatted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyTableRecord {
+    /// Report section id.
+    pub section: String,
+    pub caption: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Write a task's key-number tables.
+pub fn write_key_tables(out_dir: &Path, tables: &[KeyTableRecord]) -> Result<(), AnalysisError> {
+    write_json(&out_dir.join(KEY_TABLES_FILE), &tables)
+}

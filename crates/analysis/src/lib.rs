@@ -13,6 +13,7 @@ pub mod claims;
 pub mod error;
 pub mod fingerprint;
 pub mod mnist;
+pub mod report_stage;
 pub mod runs;
 pub mod sec3;
 pub mod sec4;
@@ -58,7 +59,8 @@ use pipeline::stage::StageKind;
 
 /// Every stage kind this crate implements, for registration with the engine.
 pub fn kinds() -> Vec<Box<dyn StageKind>> {
-    let mut kinds: Vec<Box<dyn StageKind>> = vec![Box::new(claims::Ledger)];
+    let mut kinds: Vec<Box<dyn StageKind>> =
+        vec![Box::new(claims::Ledger), Box::new(report_stage::ReportHtml)];
     kinds.extend(runs::kinds());
     kinds.extend(sec3::kinds());
     kinds.extend(sec4::kinds());

@@ -1,0 +1,389 @@
+//! The `report.html` kind: gathers the claims ledger, every published figure, key-number tables and
+//! table downloads of its inputs into a `report::ReportModel` and renders `reports/index.html`.
+//! Rendering is its own stage, so editing a template re-renders the page without recomputing science.
+
+use std::collections::BTreeMap;
+
+use pipeline::stage::{
+    InputArtifact, ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::artifacts::{FIGURES_FILE, FigureRecord, KEY_TABLES_FILE, KeyTableRecord, read_json};
+use crate::claims::{Claim, LEDGER_FILE};
+use crate::error::AnalysisError;
+
+/// The paper's statement and our two-or-three-sentence reading of what each section shows.
+const SECTION_TEXT: &[(&str, &str, &str)] = &[
+    (
+        "depth1",
+        "Theorem 3.1: at depth L = 1, GD, ℓ∞-SAM and ℓ2-SAM all converge in direction to the ℓ2 max-margin classifier.",
+        "On a single example every optimizer moves w − w₀ exactly along μ; on separable multi-sample data the \
+         direction approaches the ℓ2 max-margin solution at the slow 1/log t rate known for GD. Depth 1 shows no \
+         SAM-specific bias.",
+    ),
+    (
+        "linf",
+        "Theorem 3.2 and Corollary 3.5: for ℓ∞-SAM at depth L ≥ 2 each coordinate's fate is gated by α_j against ρ; \
+         the limit direction is e_j* with j* = argmax_{α_j>ρ} μ_j(α_j − ρ)^{L−2}, or 0 — any basis vector can win.",
+        "Simulated coordinates follow the closed forms in rescaled time: below ρ they die (even L) or rise to ρ^L \
+         (odd L), at ρ they stay at ρ^L, above ρ they grow. The phase diagram compares the measured winner with j* \
+         over a grid of initializations, with GD beside it.",
+    ),
+    (
+        "l2limit",
+        "Theorem 4.2: for ℓ2-SAM at depth 2 the limit direction is the ℓ1 max-margin solution, as for GD.",
+        "The cosine to the ℓ1 max-margin direction tends to one while the cosine to the ℓ2 max-margin direction \
+         stays away from it, on single examples and on multi-sample data.",
+    ),
+    (
+        "sequential",
+        "Theorem 4.4: ℓ2-SAM first relies on minor coordinates and shifts to major ones as training proceeds \
+         (sequential feature amplification).",
+        "Normalised coordinates of discrete ℓ2-SAM runs in rescaled time, with switch times predicted by the exact \
+         one-dimensional C-ODE reduction; switches happen where ĉ(τ) = C(τ)/τ crosses 1/(μ_k + μ_{k+1}). GD, beside \
+         it, leads with the major coordinate from the start.",
+    ),
+    (
+        "initscale",
+        "Theorem 4.5: the same minor-to-major shift happens as the initialization scale grows.",
+        "The dominant index over a grid of α/ρ and τ, with the collapse threshold α_c and the thresholds a_k \
+         overlaid; at every fixed τ the dominant index is non-decreasing in α.",
+    ),
+    (
+        "flows",
+        "Discrete SAM tracks the SAM flow; the rescaled flow is the same path on a new clock.",
+        "Distances between discrete runs and the integrated flow shrink linearly with the step size (first order) \
+         for every optimizer; in original time only the first switches are reachable for μ of order one.",
+    ),
+    (
+        "multisample",
+        "The gating of ℓ∞-SAM and the minor-first phase of ℓ2-SAM survive on multi-sample data (Gaussian clusters \
+         at ±(1, 2)).",
+        "Trajectories and the dominant coordinate over time on Gaussian clusters, with loss-normalised steps.",
+    ),
+    (
+        "mnist",
+        "Appendix: on MNIST, Grad-CAM maps of a CNN trained with SAM emphasise background / weak pixels while GD \
+         focuses on the digit.",
+        "A CNN trained with GD, ℓ2-SAM and ℓ∞-SAM, Grad-CAM over training, and a measurable statistic: the share of \
+         saliency mass on weak pixels. The theory's own model, a depth-2 diagonal network on pixels, is trained \
+         beside it.",
+    ),
+    (
+        "reviewers",
+        "What the reviewers asked for that the paper did not show.",
+        "GD baselines, loss curves, ℓ2-SAM at depth 3, comparable-magnitude coordinates, the ℓ2 normalisation \
+         convention, and original versus rescaled time.",
+    ),
+];
+
+/// Parameters injected by the binary (`minorfirst run` fills them from git and the machine).
+#[derive(Debug, Deserialize)]
+struct ReportParams {
+    title: String,
+    profile: String,
+    git_commit: String,
+    git_dirty: bool,
+    pipeline_text: String,
+    cores: i64,
+    os: String,
+}
+
+pub struct ReportHtml;
+
+impl StageKind for ReportHtml {
+    fn name(&self) -> &'static str {
+        "report.html"
+    }
+    fn fingerprint(&self) -> &'static str {
+        crate::fingerprint!(["report_stage.rs"], ["report"])
+    }
+    fn schema(&self) -> ParamSchema {
+        let text = |name, default: &str, doc| ParamSpec {
+            name,
+            ty: ParamType::Str { choices: None },
+            default: Some(Value::String(default.into())),
+            sweepable: false,
+            doc,
+        };
+        ParamSchema {
+            params: vec![
+                text(
+                    "title",
+                    "Minor First, Major Last — a reproduction",
+                    "page title",
+                ),
+                text(
+                    "profile",
+                    "default",
+                    "profile the plan was built with (set by `run`)",
+                ),
+                text("git_commit", "unknown", "commit of the code (set by `run`)"),
+                ParamSpec {
+                    name: "git_dirty",
+                    ty: ParamType::Bool,
+                    default: Some(Value::Bool(false)),
+                    sweepable: false,
+                    doc: "whether the work tree had uncommitted changes (set by `run`)",
+                },
+                text(
+                    "pipeline_text",
+                    "",
+                    "the pipeline.toml the plan was built from (set by `run`)",
+                ),
+                ParamSpec {
+                    name: "cores",
+                    ty: ParamType::Int {
+                        min: Some(0),
+                        max: None,
+                    },
+                    default: Some(Value::from(0)),
+                    sweepable: false,
+                    doc: "cores of the machine (set by `run`)",
+                },
+                text("os", "", "operating system (set by `run`)"),
+            ],
+        }
+    }
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
+        let params: ReportParams = ctx.params()?;
+        let model = build_model(&params, ctx.inputs)?;
+        let out = ctx.out_dir.join("publish").join("index.html");
+        report::write(&model, &out)?;
+        Ok(())
+    }
+}
+
+fn build_model(
+    params: &ReportParams,
+    inputs: &[InputArtifact],
+) -> Result<report::ReportModel, AnalysisError> {
+    let mut claims: Vec<Claim> = Vec::new();
+    let mut figures: Vec<(FigureRecord, String)> = Vec::new();
+    let mut key_tables: Vec<KeyTableRecord> = Vec::new();
+    // Section → (stage → (kind, param → distinct values)).
+    let mut stage_params: BTreeMap<
+        String,
+        BTreeMap<String, (String, BTreeMap<String, Vec<String>>)>,
+    > = BTreeMap::new();
+    let mut downloads: BTreeMap<String, Vec<report::TableDownload>> = BTreeMap::new();
+    let mut task_keys: Vec<report::StageTaskKeys> = Vec::new();
+    for input in inputs {
+        match task_keys.last_mut() {
+            Some(last) if last.stage == input.stage => last.keys.push(input.key.clone()),
+            _ => task_keys.push(report::StageTaskKeys {
+                stage: input.stage.clone(),
+                keys: vec![input.key.clone()],
+            }),
+        }
+        let ledger = input.path(LEDGER_FILE);
+        if ledger.exists() {
+            claims.extend(read_json::<Vec<Claim>>(&ledger)?);
+        }
+        let mut sections_of_task: Vec<String> = Vec::new();
+        let figure_index = input.path(FIGURES_FILE);
+        if figure_index.exists() {
+            for record in read_json::<Vec<FigureRecord>>(&figure_index)? {
+                let svg_path = input.path("publish").join(record.svg());
+                let svg = std::fs::read_to_string(&svg_path)
+                    .map_err(|source| AnalysisError::io(&svg_path, source))?;
+                sections_of_task.push(record.section.clone());
+                figures.push((record, svg));
+            }
+        }
+        let tables_file = input.path(KEY_TABLES_FILE);
+        if tables_file.exists() {
+            for table in read_json::<Vec<KeyTableRecord>>(&tables_file)? {
+                sections_of_task.push(table.section.clone());
+                key_tables.push(table);
+            }
+        }
+        sections_of_task.dedup();
+        for section in &sections_of_task {
+            let entry = stage_params
+                .entry(section.clone())
+                .or_default()
+                .entry(input.stage.clone())
+                .or_insert_with(|| (input.kind.clone(), BTreeMap::new()));
+            if let Value::Object(map) = &input.params {
+                for (key, value) in map {
+                    let text = value.to_string();
+                    let values = entry.1.entry(key.clone()).or_default();
+                    if !values.contains(&text) {
+                        values.push(text);
+                    }
+                }
+            }
+        }
+        let tables_dir = input.path("publish").join("tables");
+        if let (Some(section), Ok(entries)) =
+            (sections_of_task.first(), std::fs::read_dir(&tables_dir))
+        {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter_map(|entry| {
+                    entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".csv"))
+                        .map(String::from)
+                })
+                .collect();
+            names.sort();
+            for name in names {
+                downloads
+                    .entry(section.clone())
+                    .or_default()
+                    .push(report::TableDownload {
+                        csv: format!("tables/{name}.csv"),
+                        parquet: format!("tables/{name}.parquet"),
+                        name,
+                    });
+            }
+        }
+    }
+    let figure_ids: Vec<&str> = figures
+        .iter()
+        .map(|(record, _)| record.id.as_str())
+        .collect();
+    let mut sections = Vec::new();
+    for (id, title) in crate::SECTIONS {
+        let section_figures: Vec<report::Figure> = figures
+            .iter()
+            .filter(|(record, _)| record.section == *id)
+            .map(|(record, svg)| report::Figure {
+                id: record.id.clone(),
+                caption: record.caption.clone(),
+                svg: svg.clone(),
+                png: record.png(),
+            })
+            .collect();
+        let section_claims: Vec<&Claim> =
+            claims.iter().filter(|claim| claim.section == *id).collect();
+        if section_figures.is_empty() && section_claims.is_empty() {
+            continue;
+        }
+        let (_, paper, summary) = SECTION_TEXT
+            .iter()
+            .find(|(s, _, _)| s == id)
+            .copied()
+            .unwrap_or((id, "", ""));
+        let mut tables: Vec<report::KeyTable> = key_tables
+            .iter()
+            .filter(|table| table.section == *id)
+            .map(|table| report::KeyTable {
+                caption: table.caption.clone(),
+                columns: table.columns.clone(),
+                rows: table.rows.clone(),
+            })
+            .collect();
+        if !section_claims.is_empty() {
+            tables.push(report::KeyTable {
+                caption: "Measured values of this section's claims".into(),
+                columns: vec!["claim".into(), "measured".into(), "verdict".into()],
+                rows: section_claims
+                    .iter()
+                    .map(|claim| {
+                        vec![
+                            claim.id.clone(),
+                            claim.measured.clone(),
+                            verdict(claim.pass).into(),
+                        ]
+                    })
+                    .collect(),
+            });
+        }
+        let stages = stage_params
+            .get(*id)
+            .map(|stages| {
+                stages
+                    .iter()
+                    .map(|(name, (kind, params))| report::StageParams {
+                        name: name.clone(),
+                        kind: kind.clone(),
+                        params: params
+                            .iter()
+                            .map(|(key, values)| format!("{key} = {}", values.join(" | ")))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        sections.push(report::Section {
+            id: (*id).into(),
+            title: (*title).into(),
+            paper_statement: paper.into(),
+            summary: summary.into(),
+            figures: section_figures,
+            tables,
+            stages,
+            downloads: downloads.remove(*id).unwrap_or_default(),
+        });
+    }
+    let present: Vec<&str> = sections.iter().map(|section| section.id.as_str()).collect();
+    let claims = claims
+        .into_iter()
+        .map(|claim| {
+            // A claim may only link to a figure that is on the page.
+            let figure = claim
+                .figure
+                .filter(|figure| figure_ids.contains(&figure.as_str()));
+            if !present.contains(&claim.section.as_str()) {
+                return Err(AnalysisError::invalid(format!(
+                    "claim {:?} names unknown section {:?}",
+                    claim.id, claim.section
+                )));
+            }
+            Ok(report::Claim {
+                id: claim.id,
+                section: claim.section,
+                statement: claim.statement,
+                measurement: claim.measurement,
+                tolerance: claim.tolerance,
+                measured: claim.measured,
+                verdict: report::Verdict::from_pass(claim.pass),
+                figure,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let crate_versions = std::iter::once(report::CrateVersion {
+        name: "minorfirst".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+    .chain(
+        crate::fingerprint::VERSIONS
+            .iter()
+            .map(|(name, version)| report::CrateVersion {
+                name: (*name).into(),
+                version: (*version).into(),
+            }),
+    )
+    .collect();
+    Ok(report::ReportModel {
+        title: params.title.clone(),
+        paper: report::PaperRef {
+            title: "Minor First, Major Last: A Depth-Induced Implicit Bias of Sharpness-Aware Minimization".into(),
+            authors: "Chaewon Moon, Dongkuk Si, Chulhee Yun".into(),
+            venue: "ICLR 2026 (arXiv 2603.08290)".into(),
+        },
+        claims,
+        sections,
+        provenance: report::Provenance {
+            git_commit: params.git_commit.clone(),
+            git_dirty: params.git_dirty,
+            profile: params.profile.clone(),
+            parameters: params.pipeline_text.clone(),
+            task_keys,
+            crate_versions,
+            machine: report::Machine { cores: usize::try_from(params.cores).unwrap_or(0), os: params.os.clone() },
+        },
+        run_info: None,
+    })
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "FAIL" }
+}
