@@ -409,3 +409,112 @@ fn grad_or_zero<const D: usize>(grad: Option<Tensor<D>>, count: usize) -> Vec<f6
     // A parameter the loss does not reach has no gradient entry; its derivative is zero.
     grad.map_or_else(|| vec![0.0; count], |g| to_f64(g.into_data()))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A tiny network (8×8 inputs, 2 and 3 channels) and three random images.
+    pub(crate) fn tiny(outputs: usize) -> (Cnn, Vec<f32>, Vec<usize>) {
+        let config = CnnConfig {
+            outputs,
+            init_scale: 1.0,
+            seed: 11,
+            channels: [2, 3],
+            side: 8,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        // No exact zeros: on an all-zero patch every conv output equals ReLU(bias), the max-pool
+        // windows there hold exact ties, and at a tie the max is not differentiable (a central
+        // difference sees half the subgradient burn routes to one winner).
+        let images = (0..3 * 64).map(|_| rng.random_range(0.05..1.0)).collect();
+        let targets = if outputs == 1 {
+            vec![1, 0, 1]
+        } else {
+            vec![2, 0, 1]
+        };
+        (Cnn::new(config).unwrap(), images, targets)
+    }
+
+    /// Central finite differences of `f` at `x` with step `h`.
+    pub(crate) fn central_differences(f: impl Fn(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<f64> {
+        let mut probe = x.to_vec();
+        (0..x.len())
+            .map(|j| {
+                probe[j] = x[j] + h;
+                let up = f(&probe);
+                probe[j] = x[j] - h;
+                let down = f(&probe);
+                probe[j] = x[j];
+                (up - down) / (2.0 * h)
+            })
+            .collect()
+    }
+
+    /// Finite-difference tolerance in f64 with h = 1e-6: truncation h²|f'''|/6 ≈ 1e-13 and
+    /// rounding ε_mach|f|/h ≈ 1e-10, so 1e-7 relative leaves three orders of margin while still
+    /// catching any wrong term (which would be O(|gradient|)). ReLU and max-pool kinks are not
+    /// crossed: with random inputs no pre-activation lies within 1e-6 of zero (the seeds are fixed,
+    /// so this holds deterministically).
+    pub(crate) fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
+        assert_eq!(actual.len(), expected.len());
+        for (j, (a, e)) in actual.iter().zip(expected).enumerate() {
+            assert!(
+                (a - e).abs() <= tolerance * (1.0 + e.abs()),
+                "component {j}: {a} vs {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn init_is_seeded_scaled_and_within_burns_default_bounds() {
+        let a = Cnn::new(CnnConfig::mnist(1, 1.0, 7)).unwrap();
+        let b = Cnn::new(CnnConfig::mnist(1, 1.0, 7)).unwrap();
+        let c = Cnn::new(CnnConfig::mnist(1, 1.0, 8)).unwrap();
+        let doubled = Cnn::new(CnnConfig::mnist(1, 2.0, 7)).unwrap();
+        assert_eq!(a.params, b.params);
+        assert_ne!(a.params, c.params);
+        // 16·9 + 16 + 32·16·9 + 32 + 1568·1 + 1.
+        assert_eq!(a.params.len(), 144 + 16 + 4608 + 32 + 1568 + 1);
+        for (x, y) in a.params.iter().zip(&doubled.params) {
+            assert_eq!(2.0 * x, *y);
+        }
+        // conv1 weights are U(−1/3, 1/3) (fan-in 9); the linear layer's are U(−1/√1568, 1/√1568).
+        assert!(a.params[..144].iter().all(|w| w.abs() < 1.0 / 3.0));
+        assert!(a.params[..144].iter().any(|w| w.abs() > 0.25));
+        let linear = &a.params[144 + 16 + 4608 + 32..];
+        assert!(linear.iter().all(|w| w.abs() < 1.0 / 1568f64.sqrt()));
+        assert!(Cnn::new(CnnConfig::mnist(1, 0.0, 7)).is_err());
+    }
+
+    #[test]
+    fn parameter_gradients_match_finite_differences() {
+        for outputs in [1, 3] {
+            let (cnn, images, targets) = tiny(outputs);
+            let (loss, grad) = cnn.loss_and_grad_at(&cnn.params, &images, &targets, Precision::F64);
+            let fd = central_differences(
+                |p| cnn.loss_at(p, &images, &targets, Precision::F64),
+                &cnn.params,
+                1e-6,
+            );
+            assert_close(&grad, &fd, 1e-7);
+            assert!(
+                grad.iter().any(|g| g.abs() > 1e-3),
+                "gradient is not trivially zero"
+            );
+            // The loss itself against the independent CPU formula in `evaluate` (f32 forward there,
+            // so agreement is to f32 rounding of O(1) logits: 1e-5).
+            let cpu = cnn.evaluate(&images, &targets);
+            assert!((cpu.loss - loss).abs() < 1e-5, "{} vs {loss}", cpu.loss);
+        }
+    }
+
+    #[test]
+    fn single_precision_gradient_agrees_with_double() {
+        let (cnn, images, targets) = tiny(3);
+        let (_, g64) = cnn.loss_and_grad_at(&cnn.params, &images, &targets, Precision::F64);
+        let (_, g32) = cnn.loss_and_grad_at(&cnn.params, &images, &targets, Precision::F32);
+        // f32 carries ~7 digits; sums over ≤ 64 terms lose at most two more.
+        assert_close(&g32, &g64, 1e-4);
+    }
+}

@@ -223,3 +223,88 @@ mod tests {
         assert_eq!(raw_maps(&fg), vec![vec![0.0, 2.0]]);
     }
 }
+
+#[cfg(test)]
+mod fd_tests {
+    use super::*;
+    use crate::cnn::tests::{assert_close, tiny};
+
+    #[test]
+    fn feature_gradient_matches_finite_differences_of_the_head() {
+        for outputs in [1, 3] {
+            let (cnn, images, targets) = tiny(outputs);
+            let fg = feature_gradient(&cnn, &cnn.params, &images, &targets, Precision::F64);
+            assert_eq!(fg.shape, [3, 3, 4, 4]);
+            let total = |a: &[f64]| {
+                head_scores(&cnn, &cnn.params, a, fg.shape, &targets, Precision::F64)
+                    .iter()
+                    .sum::<f64>()
+            };
+            // A is post-ReLU, so its 2×2 max-pool windows often hold exact ties (several zeros).
+            // At a tie the max is not differentiable coordinate-wise, but it is along the direction
+            // that moves every tied entry together; burn routes that derivative to one winner.
+            // So, per window, group equal entries and compare the directional central difference
+            // along each group's indicator with the sum of the autograd gradient over the group.
+            // Each image's score depends only on its own features, so the summed score's gradient
+            // is every image's own gradient. Tolerance: see `assert_close`.
+            let [n, channels, h, w] = fg.shape;
+            let step = 1e-6;
+            let (mut autograd, mut finite) = (Vec::new(), Vec::new());
+            for plane in 0..n * channels {
+                for (wr, wc) in [(0, 0), (0, 2), (2, 0), (2, 2)] {
+                    let window: Vec<usize> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .iter()
+                        .map(|(r, c)| plane * h * w + (wr + r) * w + wc + c)
+                        .collect();
+                    let mut grouped = vec![false; 4];
+                    for first in 0..4 {
+                        if grouped[first] {
+                            continue;
+                        }
+                        let group: Vec<usize> = (first..4)
+                            .filter(|&k| fg.features[window[k]] == fg.features[window[first]])
+                            .inspect(|&k| grouped[k] = true)
+                            .map(|k| window[k])
+                            .collect();
+                        let shifted = |delta: f64| {
+                            let mut a = fg.features.clone();
+                            group.iter().for_each(|&j| a[j] += delta);
+                            total(&a)
+                        };
+                        finite.push((shifted(step) - shifted(-step)) / (2.0 * step));
+                        autograd.push(group.iter().map(|&j| fg.gradient[j]).sum::<f64>());
+                    }
+                }
+            }
+            assert_close(&autograd, &finite, 1e-7);
+            assert!(autograd.iter().any(|g| g.abs() > 1e-3));
+            let direct = head_scores(
+                &cnn,
+                &cnn.params,
+                &fg.features,
+                fg.shape,
+                &targets,
+                Precision::F64,
+            );
+            assert_close(&fg.scores, &direct, 1e-12);
+        }
+    }
+
+    #[test]
+    fn binary_score_is_the_logit_signed_toward_the_label() {
+        let (cnn, images, targets) = tiny(1);
+        let logits = cnn.logits(&images);
+        let fg = feature_gradient(&cnn, &cnn.params, &images, &targets, Precision::F32);
+        for ((score, logit), target) in fg.scores.iter().zip(&logits).zip(&targets) {
+            let signed = if *target == 1 { *logit } else { -logit };
+            assert!((score - signed).abs() < 1e-6);
+        }
+        let maps = gradcam(&cnn, &images, &targets);
+        assert_eq!(maps.len(), 3);
+        for map in maps {
+            assert_eq!(map.len(), 64);
+            let max = map.iter().cloned().fold(0.0, f32::max);
+            assert!(map.iter().all(|&m| m >= 0.0) && (max == 1.0 || max == 0.0));
+        }
+    }
+}
