@@ -256,7 +256,7 @@ mod fd_tests {
                         .iter()
                         .map(|(r, c)| plane * h * w + (wr + r) * w + wc + c)
                         .collect();
-                    let mut grouped = vec![false; 4];
+                    let mut grouped = [false; 4];
                     for first in 0..4 {
                         if grouped[first] {
                             continue;
