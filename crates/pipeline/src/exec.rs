@@ -266,12 +266,15 @@ impl Progress {
     }
 }
 
+/// Tasks that take longer than this are fsynced as soon as they finish.
+const DURABLE_AT_ONCE: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn execute_one(
     registry: &Registry,
     plan: &Plan,
     store: &Store,
     task: &Task,
-) -> (TaskRecord, Option<Vec<crate::store::Stamp>>) {
+) -> (TaskRecord, Option<(Vec<crate::store::Stamp>, bool)>) {
     let start = Instant::now();
     let stage = plan.stage_of(task);
     let kind = registry.get(task.kind).expect("plan kinds are registered");
@@ -300,9 +303,15 @@ fn execute_one(
                 out_dir: &scratch,
             };
             let result = match std::panic::catch_unwind(AssertUnwindSafe(|| kind.run(&context))) {
-                Ok(Ok(())) => store
-                    .commit(&scratch, &task.key)
-                    .map_err(|error| error.to_string()),
+                // A task whose work dwarfs an fsync is made durable at once; short ones are
+                // synced in one batch at the end of the run (see `Store::commit`).
+                Ok(Ok(())) => {
+                    let sync = start.elapsed() > DURABLE_AT_ONCE;
+                    store
+                        .commit(&scratch, &task.key, sync)
+                        .map(|stamps| (stamps, sync))
+                        .map_err(|error| error.to_string())
+                }
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(panic) => Err(panic
                     .downcast_ref::<&str>()
@@ -350,6 +359,8 @@ struct Scheduler<'a> {
     dependents: Vec<Vec<usize>>,
     records: Mutex<Vec<Option<TaskRecord>>>,
     stamps: &'a Mutex<Stamps>,
+    /// Executed tasks committed without fsync, synced in one batch after the pool finishes.
+    unsynced: Mutex<Vec<usize>>,
     progress: Progress,
 }
 
@@ -358,7 +369,10 @@ impl<'a> Scheduler<'a> {
         scope.spawn(move |scope| {
             let task = &self.plan.tasks()[id];
             let (record, stamps) = execute_one(self.registry, self.plan, self.store, task);
-            if let Some(stamps) = stamps {
+            if let Some((stamps, synced)) = stamps {
+                if !synced {
+                    self.unsynced.lock().expect("unsynced lock").push(id);
+                }
                 self.stamps
                     .lock()
                     .expect("stamps lock")
@@ -548,6 +562,7 @@ pub fn run(
             dependents,
             records: Mutex::new(records),
             stamps: &stamps,
+            unsynced: Mutex::new(Vec::new()),
             progress: Progress::new(plan, &execute, quiet),
         };
         let pool = rayon::ThreadPoolBuilder::new()
@@ -565,6 +580,11 @@ pub fn run(
         });
         scheduler.progress.finish();
         records = scheduler.records.into_inner().expect("records lock");
+        // Durability before the stamps that let later runs trust these objects without hashing.
+        let unsynced = scheduler.unsynced.into_inner().expect("unsynced lock");
+        unsynced
+            .par_iter()
+            .try_for_each(|id| store.sync(&plan.tasks()[*id].key))?;
         store.sync_objects()?;
     }
     let stamps = stamps.into_inner().expect("stamps lock");
