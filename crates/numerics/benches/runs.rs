@@ -6,7 +6,7 @@ use std::time::Instant;
 use numerics::Dataset;
 use numerics::model::Network;
 use numerics::optim::{Clock, Optimizer};
-use numerics::sweep::{SweepJob, run_sweep};
+use numerics::sweep::{BatchPoint, Rule, SweepJob, run_sweep, sweep_single_example};
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams, train};
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -56,6 +56,25 @@ fn main() {
     let seconds = best_of(3, || run_sweep(&data, &jobs));
     println!(
         "sweep: {configs} configs x {steps} l2-SAM steps: {seconds:.3} s ({:.1} ns/config-step)",
+        seconds * 1e9 / (configs as f64 * steps as f64)
+    );
+
+    let points: Vec<BatchPoint<2>> = (0..configs)
+        .map(|i| {
+            let alpha = 0.15 + 0.3 * i as f64 / (configs - 1) as f64;
+            BatchPoint {
+                alpha: [alpha, alpha],
+                rho: 0.1,
+                lr: 0.05,
+            }
+        })
+        .collect();
+    let seconds = best_of(3, || {
+        sweep_single_example::<2, 2>([1.0, 2.0], Rule::SamL2, Clock::Original, steps, &points)
+            .unwrap()
+    });
+    println!(
+        "batched sweep: {configs} configs x {steps} l2-SAM steps: {seconds:.3} s ({:.1} ns/config-step)",
         seconds * 1e9 / (configs as f64 * steps as f64)
     );
 }
