@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one configuration from flags (discrete GD/SAM or the SAM flow); JSON or CSV out.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     #[command(flatten)]
     Engine(engine::EngineCommand),
 }
@@ -38,7 +38,7 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome: Result<(), CliError> = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Engine(command) => engine::run(command),
     };
     exit::report(outcome)

@@ -34,7 +34,9 @@
 //!   not part of the key, so identical work under two names is stored once.
 //! - **Store** ([`Store`]): `objects/<key>/` committed by renaming a fully written, fsynced scratch
 //!   directory whose manifest (path, size, blake3 per file) is written last; an object without a
-//!   valid manifest is partial and is discarded. Verification trade-off: after a full verification
+//!   valid manifest is partial and is discarded. Tasks shorter than 200 ms are committed without
+//!   fsync and synced in one batch at the end of the run, before their stamps are recorded (so an
+//!   unsynced object is always fully re-verified after a crash); longer tasks are fsynced at once. Verification trade-off: after a full verification
 //!   the (size, mtime, inode) of each file is recorded in `stamps.json`; a later run trusts an object
 //!   whose files all still have that metadata (one `stat` per file — this keeps a no-op run over
 //!   10 000 tasks in tens of milliseconds) and fully re-hashes any other object, and every cached
