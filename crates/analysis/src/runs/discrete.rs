@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::error::AnalysisError;
 use crate::runs::output::{Row, RunSummary, write_run};
-use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, task_dataset};
+use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, single_mu, task_dataset};
 
 /// The `train.discrete` kind.
 pub struct TrainDiscrete;
@@ -18,6 +18,7 @@ struct DiscreteParams {
     model: ModelParams,
     lr: f64,
     steps: u64,
+    t_end: f64,
     per_decade: u32,
     log_steps: Vec<u64>,
     log_times: Vec<f64>,
@@ -57,8 +58,19 @@ impl StageKind for TrainDiscrete {
                     min: Some(0),
                     max: None,
                 },
-                "number of updates",
+                "number of updates (ignored when t_end > 0)",
             )
+            .with_default(0)
+            .sweepable(),
+            ParamSpec::new(
+                "t_end",
+                ParamType::Float {
+                    min: Some(0.0),
+                    max: None,
+                },
+                "horizon in the run's clock: steps = round(t_end/η) (0: use steps)",
+            )
+            .with_default(0.0)
             .sweepable(),
             ParamSpec::new(
                 "per_decade",
@@ -112,7 +124,11 @@ impl StageKind for TrainDiscrete {
             optimizer: p.model.optimizer()?,
             clock: p.model.clock()?,
             lr: p.lr,
-            steps: p.steps,
+            steps: if p.t_end > 0.0 {
+                (p.t_end / p.lr).round() as u64
+            } else {
+                p.steps
+            },
             log: LogSchedule {
                 per_decade: (p.per_decade > 0).then_some(p.per_decade),
                 steps: log_steps,
@@ -148,6 +164,7 @@ impl StageKind for TrainDiscrete {
             alpha,
             n: data.n(),
             d: data.d(),
+            mu: single_mu(&data),
             stop: run.stop.name().into(),
             steps: run.final_record.step,
             final_time: 0.0,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::error::AnalysisError;
 use crate::runs::output::{Row, RunSummary, write_run};
-use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, task_dataset};
+use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, single_mu, task_dataset};
 
 /// The `train.flow` kind.
 pub struct TrainFlow;
@@ -139,6 +139,7 @@ impl StageKind for TrainFlow {
             alpha,
             n: data.n(),
             d: data.d(),
+            mu: single_mu(&data),
             stop: stop.into(),
             steps: result.accepted_steps as u64,
             final_time: 0.0,

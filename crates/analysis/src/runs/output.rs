@@ -91,6 +91,9 @@ pub struct RunSummary {
     pub alpha: Vec<f64>,
     pub n: usize,
     pub d: usize,
+    /// The example μ when the data is a single example with label +1 (for closed-form comparisons).
+    #[serde(default)]
+    pub mu: Option<Vec<f64>>,
     /// How the run ended: completed, beta_cap, non_finite (discrete) or completed, blow_up, max_steps (flow).
     pub stop: String,
     /// Steps done (discrete) or accepted ODE steps (flow).

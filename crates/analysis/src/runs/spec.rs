@@ -187,3 +187,8 @@ pub fn max_margin_directions(data: &Dataset) -> (Option<Vec<f64>>, Option<Vec<f6
         .map(|mm| mm.direction_l2());
     (l2, l1)
 }
+
+/// μ of a single-example dataset {(μ, +1)}, else `None`.
+pub fn single_mu(data: &Dataset) -> Option<Vec<f64>> {
+    (data.n() == 1 && data.y()[0] == 1.0).then(|| data.row(0).to_vec())
+}
