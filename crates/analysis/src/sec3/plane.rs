@@ -104,10 +104,8 @@ impl StageKind for Plane {
             records.push(publish_plane(ctx.out_dir, &id, section, &caption, &figure)?);
             if depth == 1 {
                 claims.push(parallel_claim(&runs, &id)?);
-            } else if depth >= 2 {
-                if let Some(claim) = gating_claim(&runs, depth, &id)? {
-                    claims.push(claim);
-                }
+            } else if let Some(claim) = gating_claim(&runs, depth, &id)? {
+                claims.push(claim);
             }
         }
         write_summary_table(ctx, &runs)?;
