@@ -1,0 +1,133 @@
+//! Runs the §4 pipeline (`pipelines/sec4.toml`, quick profile) through the engine's library API in a
+//! temporary store, and checks the claim verdicts, the figure index and the published files.
+
+use std::path::{Path, PathBuf};
+
+use analysis::artifacts::FigureRecord;
+use analysis::claims::{Claim, LEDGER_FILE};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::{Config, Overrides, Plan, Registry, RunOptions, Store};
+
+/// `Registry::register` takes a concrete kind; this forwards to a boxed one from `analysis::kinds()`.
+struct Boxed(Box<dyn StageKind>);
+
+impl StageKind for Boxed {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn fingerprint(&self) -> &'static str {
+        self.0.fingerprint()
+    }
+    fn schema(&self) -> ParamSchema {
+        self.0.schema()
+    }
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
+        self.0.run(ctx)
+    }
+}
+
+fn pipeline_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/sec4.toml")
+}
+
+struct Outcome {
+    claims: Vec<Claim>,
+    reports: PathBuf,
+    figures: Vec<FigureRecord>,
+    _dir: tempfile::TempDir,
+}
+
+fn run_profile(profile: &str) -> Outcome {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut registry = Registry::new();
+    for kind in analysis::kinds() {
+        registry.register(Boxed(kind));
+    }
+    let mut config = Config::load(&pipeline_file()).expect("pipelines/sec4.toml parses");
+    config.store = dir.path().join("store");
+    config.reports = dir.path().join("reports");
+    let overrides = Overrides {
+        profile: Some(profile.into()),
+        ..Overrides::default()
+    };
+    let plan = Plan::build(&registry, &config, &overrides).expect("plan builds");
+    let store = Store::new(&config.store);
+    let start = std::time::Instant::now();
+    let report = pipeline::run(
+        &registry,
+        &plan,
+        &store,
+        &config.reports,
+        &RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    )
+    .expect("pipeline runs");
+    eprintln!("{profile}: {} in {:.2?}", report.summary(), start.elapsed());
+    for record in &report.records {
+        if let Some(error) = &record.error {
+            eprintln!("task {}: {error}", plan.label(&plan.tasks()[record.task]));
+        }
+    }
+    assert!(report.succeeded(), "{}", report.summary());
+    let mut claims = Vec::new();
+    let mut figures = Vec::new();
+    for task in plan.tasks() {
+        let object = store.object_dir(&task.key);
+        if object.join(LEDGER_FILE).exists() {
+            claims = analysis::claims::read_ledger(&object.join(LEDGER_FILE)).expect("ledger");
+        }
+        let index = object.join(analysis::artifacts::FIGURES_FILE);
+        if index.exists() {
+            figures.extend(
+                analysis::artifacts::read_json::<Vec<FigureRecord>>(&index).expect("figure index"),
+            );
+        }
+    }
+    for claim in &claims {
+        eprintln!(
+            "{} {}: {}",
+            if claim.pass { "PASS" } else { "FAIL" },
+            claim.id,
+            claim.measured
+        );
+    }
+    Outcome {
+        claims,
+        reports: config.reports.clone(),
+        figures,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn quick_profile_claims_pass_and_figures_are_published() {
+    let outcome = run_profile("quick");
+    assert!(!outcome.claims.is_empty());
+    for claim in &outcome.claims {
+        assert!(claim.id.starts_with("s4."), "{}", claim.id);
+        assert!(claim.pass, "{} failed: {}", claim.id, claim.measured);
+    }
+    let sections: Vec<&str> = analysis::SECTIONS.iter().map(|(id, _)| *id).collect();
+    assert!(!outcome.figures.is_empty());
+    for figure in &outcome.figures {
+        assert!(
+            sections.contains(&figure.section.as_str()),
+            "{}",
+            figure.section
+        );
+        for file in [figure.svg(), figure.png()] {
+            let path = outcome.reports.join(&file);
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            assert!(size > 1000, "{} missing or empty", path.display());
+        }
+    }
+    let expected = ["s4.thm4.4.sequence.a0.4", "s4.thm4.4.switch_times.a0.4"];
+    for id in expected {
+        assert!(
+            outcome.claims.iter().any(|c| c.id == id),
+            "missing claim {id}"
+        );
+    }
+}
