@@ -2,11 +2,28 @@
 //! max-margin solutions, and publish tables, figures and claims (ids `s3.…`).
 
 pub mod common;
+pub mod depth1;
+pub mod flows;
+pub mod freeze;
+pub mod loss;
+pub mod multisample;
+pub mod phase;
 pub mod plane;
+pub mod regimes;
 
 use pipeline::stage::StageKind;
 
 /// The kinds this module implements.
 pub fn kinds() -> Vec<Box<dyn StageKind>> {
-    vec![Box::new(plane::Plane)]
+    vec![
+        Box::new(plane::Plane),
+        Box::new(regimes::Regimes),
+        Box::new(freeze::Freeze),
+        Box::new(phase::PhaseGrid),
+        Box::new(phase::Phase),
+        Box::new(depth1::Depth1),
+        Box::new(flows::Flows),
+        Box::new(multisample::MultiSample),
+        Box::new(loss::Loss),
+    ]
 }
