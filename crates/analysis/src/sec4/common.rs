@@ -5,7 +5,8 @@ use numerics::theory::l2::{COdeOptions, CSolution, L2Config, Switch, solve_c_ode
 use pipeline::stage::{ParamSpec, ParamType};
 
 use crate::error::AnalysisError;
-use crate::runs::output::{LoadedRun, Row, dominant};
+use crate::runs::output::{LoadedRun, Row, dominant, load_run};
+use pipeline::stage::TaskContext;
 
 /// A dominant-coordinate change measured on a logged trajectory (0-based indices).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,6 +162,24 @@ pub fn run_sequence(rows: &[Row], switches: &[MeasuredSwitch]) -> String {
         .get(first_untied(rows))
         .map_or(0, |row| dominant(&row.beta));
     sequence_text(first, switches.iter().map(|s| s.to))
+}
+
+/// Every training input with the inline μ it trained on (empty when it used a `data.*` input).
+pub fn load_runs_with_mu(
+    ctx: &TaskContext<'_>,
+) -> Result<Vec<(LoadedRun, Vec<f64>)>, AnalysisError> {
+    ctx.inputs
+        .iter()
+        .filter(|input| input.kind.starts_with("train."))
+        .map(|input| {
+            let mu = input
+                .params
+                .get("mu")
+                .and_then(|mu| serde_json::from_value::<Vec<f64>>(mu.clone()).ok())
+                .unwrap_or_default();
+            Ok((load_run(input)?, mu))
+        })
+        .collect()
 }
 
 /// Schema helpers.

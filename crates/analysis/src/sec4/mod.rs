@@ -3,7 +3,11 @@
 
 pub mod common;
 pub mod initscale;
+pub mod limit;
+pub mod reviewers;
 pub mod sequential;
+pub mod thresholds;
+pub mod timescale;
 
 use pipeline::stage::StageKind;
 
@@ -13,5 +17,11 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
         Box::new(sequential::Sequential),
         Box::new(initscale::DominantColumnKind),
         Box::new(initscale::InitScale),
+        Box::new(limit::Limit),
+        Box::new(thresholds::Thresholds),
+        Box::new(timescale::Timescale),
+        Box::new(reviewers::Comparable),
+        Box::new(reviewers::Depth3),
+        Box::new(reviewers::Normalisation),
     ]
 }

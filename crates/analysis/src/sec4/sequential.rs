@@ -333,6 +333,12 @@ fn render(
     let mut direction_panels = Vec::new();
     let mut dominant_panels = Vec::new();
     for c in compared {
+        // Each panel spans its own switches (and a little beyond) so early sequences are not squeezed.
+        let x_end = c
+            .predicted
+            .last()
+            .map_or(3.0, |s| (1.4 * s.tau + 0.5).max(3.0))
+            .min(tau_end);
         let mut series = Vec::new();
         for j in 0..d {
             series.push(Series::new(
@@ -367,7 +373,7 @@ fn render(
             y_label: "β_j / ‖β‖".into(),
             series,
             vlines,
-            x_range: Some((0.0, tau_end)),
+            x_range: Some((0.0, x_end)),
             y_range: Some((0.0, 1.05)),
             legend: LegendPosition::Right,
             ..LineChart::default()
@@ -446,7 +452,7 @@ fn render(
             ..LineChart::default()
         });
     }
-    let cols = 2;
+    let cols = 3;
     let rows = direction_panels.len().div_ceil(cols);
     let stem = figure_stem(ctx.out_dir, FIG_DIRECTIONS)?;
     render_panel_grid(
@@ -455,9 +461,9 @@ fn render(
             rows,
             cols,
             panels: direction_panels,
-            share_x: true,
+            share_x: false,
             share_y: true,
-            size: Some((1900, 560 * rows as u32 + 60)),
+            size: Some((2300, 600 * rows as u32 + 60)),
         },
         &stem,
     )
@@ -470,9 +476,9 @@ fn render(
             rows,
             cols,
             panels: dominant_panels,
-            share_x: true,
+            share_x: false,
             share_y: true,
-            size: Some((1700, 480 * rows as u32 + 60)),
+            size: Some((2100, 520 * rows as u32 + 60)),
         },
         &stem,
     )
