@@ -77,7 +77,7 @@ impl StageKind for Depth1 {
             let name = format!(
                 "{}{}",
                 optimizer_name(&s.optimizer),
-                if s.rho > 0.0 {
+                if s.optimizer != "gd" {
                     format!(" (ρ = {})", s.rho)
                 } else {
                     String::new()

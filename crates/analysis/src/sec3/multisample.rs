@@ -243,13 +243,9 @@ impl StageKind for MultiSample {
         };
         let grid = PanelGrid {
             title: format!(
-                "Gaussian clusters at ±{} (σ = 0.3, {} points): dominant coordinate over time",
-                show(
-                    &mean
-                        .iter()
-                        .map(|m| (m * 100.0).round() / 100.0)
-                        .collect::<Vec<_>>()
-                ),
+                "Gaussian clusters at ±{} (σ = {}, {} points): dominant coordinate over time",
+                data.params["mean"],
+                data.params["sigma"],
                 dataset.y.len()
             ),
             rows: 1,

@@ -310,7 +310,15 @@ struct PhaseParams {
 
 /// Predicted boundaries of the diagram (in ratio units), drawn dashed.
 fn boundaries(grid: &Grid) -> Vec<Series> {
-    let (lo, hi) = (0.0, grid.ratios.iter().copied().fold(0.0, f64::max) * 1.05);
+    // Stay just inside the outermost cell edges: the heatmap drops curve points outside the plot.
+    let first = grid.ratios.first().copied().unwrap_or(0.0);
+    let last = grid.ratios.last().copied().unwrap_or(1.0);
+    let spacing = if grid.ratios.len() > 1 {
+        (last - first) / (grid.ratios.len() - 1) as f64
+    } else {
+        1.0
+    };
+    let (lo, hi) = (first - 0.49 * spacing, last + 0.49 * spacing);
     let unit_rho = if grid.optimizer == "gd" { 0.0 } else { 1.0 };
     let mut curves = Vec::new();
     if unit_rho > 0.0 {
@@ -322,10 +330,13 @@ fn boundaries(grid: &Grid) -> Vec<Series> {
     if grid.depth >= 3 {
         // μ₀(α₀ − ρ)^{L−2} = μ₁(α₁ − ρ)^{L−2}: α₁ = ρ + (μ₀/μ₁)^{1/(L−2)}(α₀ − ρ).
         let factor = (grid.mu[0] / grid.mu[1]).powf(1.0 / (grid.depth - 2) as f64);
-        let points = vec![
-            (unit_rho, unit_rho),
-            (hi, unit_rho + factor * (hi - unit_rho)),
-        ];
+        let line = |x: f64| (x, unit_rho + factor * (x - unit_rho));
+        let start = if unit_rho > 0.0 {
+            unit_rho
+        } else {
+            lo / factor
+        };
+        let points = vec![line(start), line(hi)];
         let name = if unit_rho > 0.0 {
             ""
         } else {
