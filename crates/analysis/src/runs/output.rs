@@ -78,7 +78,7 @@ pub fn trajectory_frame(rows: &[Row]) -> Result<DataFrame, AnalysisError> {
 }
 
 /// A run's summary (`summary.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunSummary {
     /// `train.discrete` or `train.flow`.
     pub kind: String,
@@ -185,4 +185,27 @@ pub fn load_runs(inputs: &[InputArtifact]) -> Result<Vec<LoadedRun>, AnalysisErr
         .filter(|input| input.path(SUMMARY_FILE).exists() && input.kind.starts_with("train."))
         .map(load_run)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dominant_and_direction_conventions() {
+        // argmax |β_j| (ties to the lower index), β/‖β‖ with ‖(3, −4)‖ = 5.
+        assert_eq!(dominant(&[0.5, -2.0, 2.0]), 1);
+        assert_eq!(direction(&[3.0, -4.0]), vec![0.6, -0.8]);
+        assert_eq!(direction(&[0.0, 0.0]), vec![0.0, 0.0]);
+        let df = trajectory_frame(&[Row {
+            step: 3,
+            time: 0.3,
+            tau: 0.2,
+            loss: 0.1,
+            beta: vec![3.0, -4.0],
+        }])
+        .unwrap();
+        assert_eq!(df.width(), 8);
+        assert_eq!(crate::table::f64_column(&df, "norm").unwrap(), vec![5.0]);
+    }
 }

@@ -242,3 +242,35 @@ impl StageKind for Flows {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::output::{Row, RunSummary};
+
+    fn run(points: &[(f64, f64)]) -> LoadedRun {
+        LoadedRun {
+            summary: RunSummary::default(),
+            rows: points
+                .iter()
+                .map(|&(time, b)| Row {
+                    step: 0,
+                    time,
+                    tau: time,
+                    loss: 0.0,
+                    beta: vec![b, 0.0],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn distance_uses_shared_times_only() {
+        // Shared t = 1 (rel. error 0.1) and t = 2 (0.05); t = 1.5 exists only in the flow.
+        let flow = run(&[(0.0, 1.0), (1.0, 1.0), (1.5, 7.0), (2.0, 2.0)]);
+        let discrete = run(&[(0.0, 1.0), (1.0, 1.1), (2.0, 2.1)]);
+        let distance = relative_distance(&discrete, &flow).unwrap();
+        assert!((distance - 0.1).abs() < 1e-12, "{distance}");
+        assert!(relative_distance(&run(&[(0.5, 1.0)]), &flow).is_none());
+    }
+}

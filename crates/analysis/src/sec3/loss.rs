@@ -164,3 +164,35 @@ impl StageKind for Loss {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::output::{Row, RunSummary};
+
+    fn run(losses: &[(u64, f64)]) -> LoadedRun {
+        LoadedRun {
+            summary: RunSummary::default(),
+            rows: losses
+                .iter()
+                .map(|&(step, loss)| Row {
+                    step,
+                    time: 0.0,
+                    tau: 0.0,
+                    loss,
+                    beta: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn compare_counts_shared_steps_from_the_threshold() {
+        let sam = run(&[(10, 0.5), (100, 0.1), (1000, 0.01)]);
+        let gd = run(&[(10, 0.4), (100, 0.2), (1000, 0.02)]);
+        let (compared, lower, ratio) = compare(&sam, &gd, 100);
+        assert_eq!((compared, lower), (2, 2));
+        assert!((ratio - 0.5).abs() < 1e-12);
+        assert_eq!(compare(&sam, &gd, 0).1, 2, "step 10 has SAM above GD");
+    }
+}

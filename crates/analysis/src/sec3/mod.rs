@@ -8,6 +8,7 @@ pub mod freeze;
 pub mod loss;
 pub mod multisample;
 pub mod phase;
+pub mod phase_plot;
 pub mod plane;
 pub mod regimes;
 
@@ -20,7 +21,7 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
         Box::new(regimes::Regimes),
         Box::new(freeze::Freeze),
         Box::new(phase::PhaseGrid),
-        Box::new(phase::Phase),
+        Box::new(phase_plot::Phase),
         Box::new(depth1::Depth1),
         Box::new(flows::Flows),
         Box::new(multisample::MultiSample),

@@ -1,13 +1,12 @@
 //! Cor 3.5's phase diagram over (α₀/ρ, α₁/ρ): `sec3.phase_grid` runs one grid of rescaled-clock
 //! discrete runs (ℓ∞-SAM or GD, one depth) and classifies each cell's measured limit against the
-//! predicted e_j* (or 0); `sec3.phase` draws the diagrams and states the agreement claims.
+//! predicted e_j* (or 0); `sec3.phase` (in `phase_plot.rs`) draws the diagrams and states the claims.
 //!
 //! A finite run cannot decide every cell: near a boundary the winner needs unbounded time to
 //! dominate. Each cell is therefore decided by the closed form first — does the predicted winner
 //! dominate by the factor K within the run's horizon (τ_end or the ‖β‖ cap)? — and cells that it
 //! cannot decide are reported separately, not counted as right or wrong.
 
-use figures::{Class, Heatmap, HeatmapCells, MarkerKind, MarkerSet, Series, render_heatmap};
 use numerics::Dataset;
 use numerics::model::Network;
 use numerics::sweep::{SweepJob, run_sweep};
@@ -16,11 +15,9 @@ use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams};
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures, write_json};
-use crate::claims::{Claim, write_claims};
+use crate::artifacts::write_json;
 use crate::error::AnalysisError;
 use crate::runs::spec::{parse_clock, parse_optimizer};
-use crate::sec3::common::optimizer_name;
 use crate::table::{self, Columns};
 
 /// File with a grid's cells inside a `sec3.phase_grid` object.
@@ -297,236 +294,6 @@ pub fn agreement(cells: &[Cell]) -> Agreement {
         agree: decided.iter().filter(|c| c.measured == c.predicted).count(),
         undecidable: cells.len() - decided.len(),
     }
-}
-
-/// The `sec3.phase` kind: one heatmap per grid, the agreement claims and a summary table.
-pub struct Phase;
-
-#[derive(Deserialize)]
-struct PhaseParams {
-    figure_prefix: String,
-    min_agreement: f64,
-}
-
-/// Predicted boundaries of the diagram (in ratio units), drawn dashed.
-fn boundaries(grid: &Grid) -> Vec<Series> {
-    // Stay just inside the outermost cell edges: the heatmap drops curve points outside the plot.
-    let first = grid.ratios.first().copied().unwrap_or(0.0);
-    let last = grid.ratios.last().copied().unwrap_or(1.0);
-    let spacing = if grid.ratios.len() > 1 {
-        (last - first) / (grid.ratios.len() - 1) as f64
-    } else {
-        1.0
-    };
-    let (lo, hi) = (first - 0.49 * spacing, last + 0.49 * spacing);
-    let unit_rho = if grid.optimizer == "gd" { 0.0 } else { 1.0 };
-    let mut curves = Vec::new();
-    if unit_rho > 0.0 {
-        // α₁ = ρ (for α₀ ≤ ρ, and everywhere at L = 2) and α₀ = ρ (for α₁ ≤ ρ).
-        let right = if grid.depth == 2 { hi } else { 1.0 };
-        curves.push(Series::new("predicted boundaries", vec![(lo, 1.0), (right, 1.0)], 6).dashed());
-        curves.push(Series::new("", vec![(1.0, lo), (1.0, 1.0)], 6).dashed());
-    }
-    if grid.depth >= 3 {
-        // μ₀(α₀ − ρ)^{L−2} = μ₁(α₁ − ρ)^{L−2}: α₁ = ρ + (μ₀/μ₁)^{1/(L−2)}(α₀ − ρ).
-        let factor = (grid.mu[0] / grid.mu[1]).powf(1.0 / (grid.depth - 2) as f64);
-        let line = |x: f64| (x, unit_rho + factor * (x - unit_rho));
-        let start = if unit_rho > 0.0 {
-            unit_rho
-        } else {
-            lo / factor
-        };
-        let points = vec![line(start), line(hi)];
-        let name = if unit_rho > 0.0 {
-            ""
-        } else {
-            "predicted boundary"
-        };
-        curves.push(Series::new(name, points, 6).dashed());
-    }
-    curves
-}
-
-impl StageKind for Phase {
-    fn name(&self) -> &'static str {
-        "sec3.phase"
-    }
-    fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["sec3/phase.rs", "sec3/common.rs"], ["figures"])
-    }
-    fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![
-            ParamSpec::new(
-                "figure_prefix",
-                ParamType::Str { choices: None },
-                "figure id prefix",
-            )
-            .with_default("s3-phase"),
-            ParamSpec::new(
-                "min_agreement",
-                ParamType::Float {
-                    min: Some(0.0),
-                    max: Some(1.0),
-                },
-                "required fraction of decidable cells where measured = predicted",
-            )
-            .with_default(0.99),
-        ])
-    }
-    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
-        let p: PhaseParams = ctx.params()?;
-        let grids: Vec<Grid> = ctx
-            .inputs
-            .iter()
-            .filter(|input| input.path(GRID_FILE).exists())
-            .map(|input| read_json(&input.path(GRID_FILE)))
-            .collect::<Result<_, _>>()?;
-        if grids.is_empty() {
-            return Err(AnalysisError::invalid("sec3.phase needs sec3.phase_grid inputs").into());
-        }
-        let mut records: Vec<FigureRecord> = Vec::new();
-        let mut claims = Vec::new();
-        let mut rows: Vec<(String, usize, Agreement)> = Vec::new();
-        for grid in &grids {
-            let id = format!("{}-{}-l{}", p.figure_prefix, grid.optimizer, grid.depth);
-            let a = agreement(&grid.cells);
-            rows.push((grid.optimizer.clone(), grid.depth, a));
-            render(grid, ctx.out_dir, &id)?;
-            let name = optimizer_name(&grid.optimizer);
-            records.push(FigureRecord {
-                id: id.clone(),
-                section: "linf".into(),
-                caption: format!(
-                    "Limit direction of {name} at depth L = {} for μ = (1, 2) over the init (α₀, α₁){}: cell colour = measured winner at the end of a \
-                     rescaled-clock run (gray: the horizon cannot decide it by the closed form); dashed = predicted boundaries of Cor 3.5{}; × = measured ≠ predicted.",
-                    grid.depth,
-                    if grid.optimizer == "gd" { "" } else { " in units of ρ" },
-                    if grid.optimizer == "gd" { " at ρ = 0" } else { "" },
-                ),
-            });
-            let fraction = a.agree as f64 / a.decided.max(1) as f64;
-            let statement = if grid.optimizer == "gd" {
-                format!(
-                    "GD baseline (Cor 3.5 at ρ = 0): at depth {} GD converges to e_j*, j* = argmax μ_j α_j^(L−2) — at L = 2 always the major coordinate.",
-                    grid.depth
-                )
-            } else {
-                format!(
-                    "Cor 3.5: ℓ∞-SAM at depth {} converges to e_j*, j* = argmax over α_j > ρ of μ_j(α_j − ρ)^(L−2), or to 0 when no α_j > ρ.",
-                    grid.depth
-                )
-            };
-            claims.push(
-                Claim::verdict(
-                    &format!("s3.linf.phase.{}.L{}", grid.optimizer, grid.depth),
-                    "linf",
-                    &statement,
-                    &format!(
-                        "fraction of the {}×{} grid cells decidable at the horizon (closed-form winner ahead by K = {} before τ = {} or the ‖β‖ cap) where the measured winner equals the predicted one; undecidable cells reported separately",
-                        grid.ratios.len(), grid.ratios.len(), grid.dominance, grid.tau_end
-                    ),
-                    &format!("≥ {} of decidable cells (Euler error can only flip cells at the edge of decidability)", p.min_agreement),
-                    format!("{}/{} = {:.4} agree; {} undecidable", a.agree, a.decided, fraction, a.undecidable),
-                    a.decided > 0 && fraction >= p.min_agreement,
-                )
-                .with_figure(&id),
-            );
-        }
-        let mut df = Columns::new()
-            .str("optimizer", rows.iter().map(|r| r.0.clone()).collect())
-            .i64("depth", rows.iter().map(|r| r.1 as i64).collect())
-            .i64("decided", rows.iter().map(|r| r.2.decided as i64).collect())
-            .i64("agree", rows.iter().map(|r| r.2.agree as i64).collect())
-            .i64(
-                "undecidable",
-                rows.iter().map(|r| r.2.undecidable as i64).collect(),
-            )
-            .finish()?;
-        table::write_and_publish(&mut df, ctx.out_dir, &format!("{}_agreement", ctx.stage))?;
-        write_figures(ctx.out_dir, &records)?;
-        write_claims(ctx.out_dir, &claims)?;
-        Ok(())
-    }
-}
-
-fn render(grid: &Grid, out_dir: &std::path::Path, id: &str) -> Result<(), AnalysisError> {
-    const UNDECIDABLE: i64 = 9;
-    let n = grid.ratios.len();
-    let mut values = vec![vec![0_i64; n]; n];
-    let mut wrong = Vec::new();
-    for (index, cell) in grid.cells.iter().enumerate() {
-        let (row, col) = (index / n, index % n);
-        values[row][col] = if cell.decidable {
-            cell.measured
-        } else {
-            UNDECIDABLE
-        };
-        if cell.decidable && cell.measured != cell.predicted {
-            wrong.push((cell.r0, cell.r1));
-        }
-    }
-    let unit = if grid.optimizer == "gd" {
-        "α"
-    } else {
-        "α/ρ"
-    };
-    let figure = Heatmap {
-        title: format!(
-            "{}, L = {}: measured limit direction (μ = (1, 2){})",
-            optimizer_name(&grid.optimizer),
-            grid.depth,
-            if grid.optimizer == "gd" {
-                String::new()
-            } else {
-                format!(", ρ = {}", grid.rho)
-            }
-        ),
-        x_label: format!("{unit} of coordinate 0 (minor, μ₀ = 1)"),
-        y_label: format!("{unit} of coordinate 1 (major, μ₁ = 2)"),
-        x: grid.ratios.clone(),
-        y: grid.ratios.clone(),
-        cells: HeatmapCells::Categorical {
-            values,
-            classes: vec![
-                Class {
-                    value: 0,
-                    name: "e₀ (minor wins)".into(),
-                    color_index: Some(1),
-                },
-                Class {
-                    value: 1,
-                    name: "e₁ (major wins)".into(),
-                    color_index: Some(0),
-                },
-                Class {
-                    value: -1,
-                    name: "0 (no coordinate grows)".into(),
-                    color_index: Some(4),
-                },
-                Class {
-                    value: UNDECIDABLE,
-                    name: "undecidable at this horizon".into(),
-                    color_index: None,
-                },
-            ],
-        },
-        curves: boundaries(grid),
-        markers: vec![MarkerSet {
-            name: if wrong.is_empty() {
-                String::new()
-            } else {
-                "measured ≠ predicted".into()
-            },
-            kind: MarkerKind::Cross,
-            points: wrong,
-            color_index: None,
-        }],
-        size: (1200, 900),
-        ..Heatmap::default()
-    };
-    render_heatmap(&figure, &figure_stem(out_dir, id)?)
-        .map_err(|error| AnalysisError::invalid(format!("failed to render a figure: {error}")))?;
-    Ok(())
 }
 
 #[cfg(test)]
