@@ -2,7 +2,9 @@
 //! exact parallelism of w − w₀ and μ at depth 1 (Thm 3.1, single example) and the ℓ∞-SAM gating of
 //! the limit at depth 2 (Cor 3.5).
 
-use figures::{LegendPosition, Ray, Trajectories, TrajectoryPath};
+use figures::{
+    LegendPosition, LineChart, PanelGrid, Ray, Scale, Series, Trajectories, TrajectoryPath,
+};
 use numerics::theory::linf;
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
@@ -11,7 +13,9 @@ use crate::artifacts::{FigureRecord, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, load_runs};
-use crate::sec3::common::{figure_spec, optimizer_color, optimizer_name, publish_plane, show};
+use crate::sec3::common::{
+    figure_spec, optimizer_color, optimizer_name, publish_grid, publish_plane, show,
+};
 use crate::table::{Columns, write_and_publish};
 
 /// The `sec3.plane` kind.
@@ -94,14 +98,23 @@ impl StageKind for Plane {
         let mut claims = Vec::new();
         for &depth in &depths {
             let id = format!("{}-l{depth}", p.figure_prefix);
-            let figure = plane_figure(&runs, depth, p.extent);
-            let caption = format!(
-                "β-plane trajectories for μ = (1, 2) at depth L = {depth}: GD, ℓ∞-SAM and ℓ2-SAM from several inits \
-                 (open circles); solid = rescaled clock, dashed = original clock (the same path up to discretisation). \
-                 Dashed gray rays: the ℓ2 max-margin direction μ/‖μ‖ and the basis vectors."
-            );
             let section = if depth == 1 { "depth1" } else { "linf" };
-            records.push(publish_plane(ctx.out_dir, &id, section, &caption, &figure)?);
+            if depth == 1 {
+                let figure = plane_figure(&runs, depth, p.extent);
+                let caption = "β-plane trajectories for μ = (1, 2) at depth 1: GD, ℓ∞-SAM and ℓ2-SAM from several inits (open circles) \
+                     all move along μ — the paths coincide, solid = rescaled clock, dashed = original clock. Dashed gray ray: the ℓ2 \
+                     max-margin direction μ/‖μ‖, which the offset paths approach only slowly.";
+                records.push(publish_plane(ctx.out_dir, &id, section, caption, &figure)?);
+            } else {
+                let grid = log_plane_grid(&runs, depth, p.extent);
+                let caption = format!(
+                    "β-plane trajectories for μ = (1, 2) at depth L = {depth} on log–log axes, one panel per init (open circle): GD (black), \
+                     ℓ∞-SAM (vermillion) and ℓ2-SAM (blue); solid = rescaled clock, dashed = original clock (the same path). ℓ∞-SAM kills \
+                     every coordinate with α_j < ρ (its path leaves through the bottom or the left edge); GD heads for the major coordinate. \
+                     Dotted gray: the ℓ2 max-margin direction β₁ = 2β₀."
+                );
+                records.push(publish_grid(ctx.out_dir, &id, section, &caption, &grid)?);
+            }
             if depth == 1 {
                 claims.push(parallel_claim(&runs, &id)?);
             } else if let Some(claim) = gating_claim(&runs, depth, &id)? {
@@ -163,6 +176,101 @@ fn plane_figure(runs: &[LoadedRun], depth: usize, extent: f64) -> Trajectories {
         y_range: Some((0.0, extent)),
         legend: LegendPosition::Right,
         size: (1300, 900),
+    }
+}
+
+/// One log–log panel per init at depth ≥ 2: the early, small-β part of each path is visible too.
+fn log_plane_grid(runs: &[LoadedRun], depth: usize, extent: f64) -> PanelGrid {
+    let mut inits: Vec<Vec<f64>> = Vec::new();
+    for run in runs
+        .iter()
+        .filter(|r| r.summary.depth == depth && r.summary.d == 2)
+    {
+        if !inits.contains(&run.summary.alpha) {
+            inits.push(run.summary.alpha.clone());
+        }
+    }
+    let rho = runs
+        .iter()
+        .find(|r| r.summary.optimizer != "gd")
+        .map_or(0.0, |r| r.summary.rho);
+    let lower = 1e-4;
+    let panels: Vec<LineChart> = inits
+        .iter()
+        .enumerate()
+        .map(|(index, alpha)| {
+            let mut series = Vec::new();
+            for run in runs
+                .iter()
+                .filter(|r| r.summary.depth == depth && r.summary.alpha == *alpha)
+            {
+                let s = &run.summary;
+                let name = if index == 0 {
+                    format!("{} ({} clock)", optimizer_name(&s.optimizer), s.clock)
+                } else {
+                    String::new()
+                };
+                let mut line = Series::new(
+                    name,
+                    run.rows.iter().map(|r| (r.beta[0], r.beta[1])).collect(),
+                    optimizer_color(&s.optimizer),
+                );
+                if s.clock == "original" {
+                    line = line.dashed();
+                }
+                series.push(line);
+            }
+            let start = alpha
+                .iter()
+                .map(|a| a.powi(depth as i32))
+                .collect::<Vec<_>>();
+            let mut marker = Series::new(
+                if index == 0 { "init α^L" } else { "" },
+                vec![(start[0], start[1])],
+                6,
+            )
+            .with_markers();
+            marker.style.width = 0;
+            series.push(marker);
+            let mut guide = Series::new(
+                if index == 0 {
+                    "ℓ2 max-margin direction"
+                } else {
+                    ""
+                },
+                vec![(lower, 2.0 * lower), (extent / 2.0, extent)],
+                5,
+            )
+            .dashed();
+            guide.style.width = 1;
+            series.push(guide);
+            LineChart {
+                title: format!("α = {} (ρ = {rho})", show(alpha)),
+                x_label: "β₀ (minor, μ₀ = 1)".into(),
+                y_label: "β₁ (major, μ₁ = 2)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series,
+                x_range: Some((lower, extent)),
+                y_range: Some((lower, extent)),
+                legend: if index == 0 {
+                    LegendPosition::UpperLeft
+                } else {
+                    LegendPosition::Hidden
+                },
+                ..LineChart::default()
+            }
+        })
+        .collect();
+    PanelGrid {
+        title: format!(
+            "β-plane at depth L = {depth}, μ = (1, 2), log–log, runs stopped at ‖β‖ = 1.2"
+        ),
+        rows: 1,
+        cols: panels.len(),
+        size: Some((650 * panels.len().max(2) as u32, 640)),
+        panels,
+        ..PanelGrid::default()
     }
 }
 
