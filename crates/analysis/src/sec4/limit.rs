@@ -138,9 +138,9 @@ impl StageKind for Limit {
             }
             panels.push(LineChart {
                 title: group.clone(),
-                x_label: "τ (rescaled time)".into(),
+                x_label: "τ (rescaled time, log scale)".into(),
                 y_label: "cosine similarity".into(),
-                x_scale: Scale::Linear,
+                x_scale: Scale::Log10,
                 series,
                 y_range: Some((0.0, 1.02)),
                 legend: LegendPosition::LowerRight,

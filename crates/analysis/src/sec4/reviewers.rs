@@ -75,8 +75,8 @@ pub fn comparable_point(
     let alpha = alpha_c + lambda * (a_1 - alpha_c);
     let peak_ratio = regimes::peak_minor_log_ratio(&mu, alpha, rho)?.exp();
     let config = L2Config::uniform(&mu, alpha, rho)?;
-    // The gap ln(β₂/β₁) moves at rate 2δ|1 − (2+δ)c|, so the switch time scales like 1/δ: double the
-    // horizon until the switch is found (or the horizon is absurd).
+    // ln(β₂/β₁) moves at rate 2δ(1 − (2+δ)c): both the lead built up and its decay scale with δ, so the
+    // switch time stays O(1) in δ but grows without bound as α ↓ α_c; double the horizon until found.
     let mut tau_end = 20.0;
     let switch_tau = loop {
         let solution = solve_c_ode(&config, &COdeOptions::until(tau_end))?;
@@ -108,7 +108,7 @@ pub struct Comparable;
 #[derive(Deserialize)]
 struct ComparableParams {
     deltas: Vec<f64>,
-    lambda: f64,
+    lambdas: Vec<f64>,
     rho: f64,
     spec_alphas: Vec<f64>,
     spec_peaks: Vec<f64>,
@@ -132,10 +132,10 @@ impl StageKind for Comparable {
                 vec![0.01, 0.03, 0.1, 0.3, 1.0],
                 "δ values, μ = (1, 1+δ)",
             ),
-            float(
-                "lambda",
-                0.5,
-                "position of α inside (α_c, a_1): α = α_c + λ(a_1 − α_c)",
+            float_vec(
+                "lambdas",
+                vec![0.05, 0.5],
+                "positions of α inside (α_c, a_1): α = α_c + λ(a_1 − α_c), one curve each",
             ),
             float("rho", 1.0, "ℓ2-SAM radius ρ"),
             float_vec(
@@ -157,12 +157,16 @@ impl StageKind for Comparable {
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: ComparableParams = ctx.params()?;
-        let points = p
-            .deltas
-            .iter()
-            .map(|&delta| comparable_point(delta, p.lambda, p.rho))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut points = Vec::new();
+        let mut point_lambda = Vec::new();
+        for &lambda in &p.lambdas {
+            for &delta in &p.deltas {
+                points.push(comparable_point(delta, lambda, p.rho)?);
+                point_lambda.push(lambda);
+            }
+        }
         let mut df = Columns::new()
+            .f64("lambda", point_lambda.clone())
             .f64("delta", points.iter().map(|q| q.delta).collect())
             .f64("alpha_c", points.iter().map(|q| q.alpha_c).collect())
             .f64("a_1", points.iter().map(|q| q.a_1).collect())
@@ -183,18 +187,19 @@ impl StageKind for Comparable {
                 "s4.reviewers.comparable.minor_phase",
                 SECTION,
                 &format!(
-                    "For μ = (1, 1+δ) with δ down to {}, an init at the same relative position λ = {} of the window \
-                     (α_c, a_1) still has a minor phase followed by the switch to the major coordinate",
+                    "For μ = (1, 1+δ) with δ down to {}, inits at the same relative positions λ = {:?} of the \
+                     window (α_c, a_1) still have a minor phase followed by the switch to the major coordinate",
                     p.deltas.iter().copied().fold(f64::INFINITY, f64::min),
-                    p.lambda
+                    p.lambdas
                 ),
                 "C-ODE: max_τ β₁/β₂ and the τ of the switch 1→2 for each δ",
                 "peak β₁/β₂ > 1 and a switch for every δ",
                 points
                     .iter()
-                    .map(|q| {
+                    .zip(&point_lambda)
+                    .map(|(q, lambda)| {
                         format!(
-                            "δ = {}: peak {:.4}, switch τ = {}",
+                            "λ = {lambda}, δ = {}: peak {:.4}, switch τ = {}",
                             q.delta,
                             q.peak_ratio,
                             q.switch_tau.map_or("none".into(), |t| format!("{t:.2}"))
@@ -227,55 +232,66 @@ impl StageKind for Comparable {
             .with_figure(FIG_COMPARABLE),
         );
         write_claims(ctx.out_dir, &claims)?;
-        let pts = |f: &dyn Fn(&ComparablePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+        let pts = |lambda: f64, f: &dyn Fn(&ComparablePoint) -> Option<f64>| -> Vec<(f64, f64)> {
             points
                 .iter()
-                .filter_map(|q| f(q).map(|y| (q.delta, y)))
+                .zip(&point_lambda)
+                .filter(|(_, l)| **l == lambda)
+                .filter_map(|(q, _)| f(q).map(|y| (q.delta, y)))
                 .collect()
         };
+        let per_lambda = |f: &dyn Fn(&ComparablePoint) -> Option<f64>| -> Vec<Series> {
+            p.lambdas
+                .iter()
+                .enumerate()
+                .map(|(i, &lambda)| {
+                    Series::new(format!("λ = {lambda}"), pts(lambda, f), i).with_markers()
+                })
+                .collect()
+        };
+        let mut init_series = vec![
+            Series::new(
+                "α_c (collapse below)",
+                pts(p.lambdas[0], &|q| Some(q.alpha_c / p.rho)),
+                6,
+            )
+            .dashed(),
+            Series::new(
+                "a_1 (major from the start above)",
+                pts(p.lambdas[0], &|q| Some(q.a_1 / p.rho)),
+                5,
+            )
+            .dashed(),
+        ];
+        init_series.extend(per_lambda(&|q| Some(q.alpha / p.rho)));
         let panels = vec![
             LineChart {
-                title: "strength of the minor phase".into(),
+                title: "strength of the minor phase (ℓ2-SAM, C-ODE)".into(),
                 x_label: "δ (μ = (1, 1+δ))".into(),
-                y_label: "peak β₁/β₂ − 1".into(),
+                y_label: "peak β₁/β₂ − 1 (GD: ≤ 0)".into(),
                 x_scale: Scale::Log10,
                 y_scale: Scale::Log10,
-                series: vec![
-                    Series::new("ℓ2-SAM (C-ODE)", pts(&|q| Some(q.peak_ratio - 1.0)), 0)
-                        .with_markers(),
-                ],
+                series: per_lambda(&|q| Some(q.peak_ratio - 1.0)),
                 legend: LegendPosition::UpperLeft,
                 ..LineChart::default()
             },
             LineChart {
-                title: "length of the minor phase".into(),
+                title: "length of the minor phase (ℓ2-SAM, C-ODE)".into(),
                 x_label: "δ (μ = (1, 1+δ))".into(),
-                y_label: "τ of the switch 1→2".into(),
+                y_label: "τ of the switch 1→2 (GD: none)".into(),
                 x_scale: Scale::Log10,
                 y_scale: Scale::Log10,
-                series: vec![
-                    Series::new("ℓ2-SAM (C-ODE)", pts(&|q| q.switch_tau), 1).with_markers(),
-                ],
+                series: per_lambda(&|q| q.switch_tau),
                 legend: LegendPosition::UpperRight,
                 ..LineChart::default()
             },
             LineChart {
-                title: format!("the init used: α = α_c + {}(a_1 − α_c)", p.lambda),
+                title: "the inits: α = α_c + λ(a_1 − α_c)".into(),
                 x_label: "δ (μ = (1, 1+δ))".into(),
                 y_label: "α/ρ".into(),
                 x_scale: Scale::Log10,
-                series: vec![
-                    Series::new("α_c (collapse below)", pts(&|q| Some(q.alpha_c / p.rho)), 6)
-                        .dashed(),
-                    Series::new(
-                        "a_1 (major from the start above)",
-                        pts(&|q| Some(q.a_1 / p.rho)),
-                        5,
-                    )
-                    .dashed(),
-                    Series::new("α used", pts(&|q| Some(q.alpha / p.rho)), 2).with_markers(),
-                ],
-                legend: LegendPosition::LowerRight,
+                series: init_series,
+                legend: LegendPosition::Right,
                 ..LineChart::default()
             },
         ];
@@ -293,11 +309,13 @@ impl StageKind for Comparable {
                 section: SECTION.into(),
                 caption: format!(
                     "Comparable magnitudes μ = (1, 1+δ), ρ = {}: for each δ the init is placed at the same relative \
-                     position λ = {} of the window (α_c, a_1) in which a minor phase exists (right panel), so every \
-                     δ is compared in the same regime. As δ → 0 the minor coordinate's lead shrinks (left) while the \
-                     switch comes later (middle, τ ∝ 1/δ). GD from a uniform init leads with coordinate 2 at every \
-                     τ > 0 for every δ (E14), so it has no minor phase to draw.",
-                    p.rho, p.lambda
+                     positions λ = {:?} of the window (α_c, a_1) in which a minor phase exists (right panel; α_c and \
+                     a_1 tend to ρ/2 and ρ as δ → 0), so every δ is compared in the same regime. \
+                     As δ → 0 the minor coordinate's lead shrinks in proportion to δ (left), while the switch time \
+                     stays of order one (middle): the minor phase survives but becomes faint. Near α_c (small λ) it \
+                     is both stronger and longer. GD from a uniform init leads with coordinate 2 at every τ > 0 for \
+                     every δ (E14): no minor phase at all.",
+                    p.rho, p.lambdas
                 ),
             }],
         )?;
@@ -307,6 +325,7 @@ impl StageKind for Comparable {
 
 /// Fixed-step RK4 of the balanced rescaled ℓ2-SAM flow at depth L (B5.9) until max β exceeds `cap`,
 /// recorded every `every` steps as rows (τ = time).
+#[allow(clippy::too_many_arguments)]
 pub fn balanced_rk4(
     mu: &[f64],
     alpha: &[f64],
@@ -346,7 +365,9 @@ pub fn balanced_rk4(
         }
         let beta = beta_of(&w);
         let top = beta.iter().copied().fold(f64::MIN, f64::max);
-        if step % every == 0 || !(top <= cap) {
+        // A NaN maximum counts as blown up too.
+        let blown_up = top.is_nan() || top > cap;
+        if step % every == 0 || blown_up {
             let tau = step as f64 * h;
             rows.push(Row {
                 step: step as u64,
@@ -356,7 +377,7 @@ pub fn balanced_rk4(
                 beta,
             });
         }
-        if !(top <= cap) {
+        if blown_up {
             break;
         }
     }
@@ -491,7 +512,7 @@ impl StageKind for Depth3 {
                 series,
                 vlines: measured.iter().map(|m| RefLine::new(m.tau, "")).collect(),
                 y_range: Some((0.0, 1.05)),
-                legend: LegendPosition::Right,
+                legend: LegendPosition::Auto,
                 ..LineChart::default()
             });
         }
@@ -551,9 +572,9 @@ pub fn per_layer_step(layers: &mut [Vec<f64>], mu: &[f64], rho: f64, lr: f64) {
                 .collect()
         })
         .collect();
-    for l in 0..depth {
-        for j in 0..d {
-            layers[l][j] += lr * mu[j] * others(&perturbed, l, j);
+    for (l, layer) in layers.iter_mut().enumerate() {
+        for (j, value) in layer.iter_mut().enumerate() {
+            *value += lr * mu[j] * others(&perturbed, l, j);
         }
     }
 }
@@ -672,7 +693,7 @@ impl StageKind for Normalisation {
                 .map(|j| Series::new(format!("β{}/‖β‖", j + 1), direction_series(rows, j), j))
                 .collect(),
             y_range: Some((0.0, 1.05)),
-            legend: LegendPosition::Right,
+            legend: LegendPosition::Auto,
             ..LineChart::default()
         };
         let panels = vec![

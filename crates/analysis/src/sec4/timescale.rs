@@ -204,7 +204,7 @@ impl StageKind for Timescale {
             ));
             let marks: Vec<(f64, f64)> = predicted
                 .iter()
-                .map(|(_, t)| (10f64.powf(*t), 0.5))
+                .map(|(_, t)| (10f64.powf(*t), std::f64::consts::FRAC_1_SQRT_2))
                 .collect();
             orig_series.push(
                 Series::new(format!("α = {alpha}: predicted switch t(τ)"), marks, i)
@@ -237,19 +237,17 @@ impl StageKind for Timescale {
         });
         if let Some(panel) = time_panels.last_mut() {
             panel.title = format!(
-                "switches at log10 t = {} (μ = {:?}, α = {})",
+                "log10 t at the switches: {}",
                 timed
                     .iter()
                     .map(|(_, t)| format!("{t:.1}"))
                     .collect::<Vec<_>>()
-                    .join(", "),
-                p.table_mu,
-                p.table_alpha
+                    .join(", ")
             );
         }
         if !orig_series.is_empty() {
             time_panels.push(LineChart {
-                title: "plain discrete SAM, μ = (1, 2): β1/‖β‖ in original time; switch where β1/‖β‖ = 1/√2".into(),
+                title: "plain discrete ℓ2-SAM, μ = (1, 2), original time".into(),
                 x_label: "t = η·steps (original time)".into(),
                 y_label: "β1/‖β‖".into(),
                 x_scale: Scale::Log10,
@@ -363,7 +361,7 @@ impl StageKind for Timescale {
                     .collect(),
                 vlines,
                 y_range: Some((0.0, 1.05)),
-                legend: LegendPosition::Right,
+                legend: LegendPosition::Auto,
                 ..LineChart::default()
             });
         }
@@ -450,7 +448,7 @@ fn collapse_part(
     let mut original_series = Vec::new();
     let mut vlines = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        let mu = inline_mu(&with_mu, run)?.to_vec();
+        let mu = inline_mu(with_mu, run)?.to_vec();
         let alpha = run.summary.alpha.clone();
         let norm0 = run.rows.first().map_or(1.0, |r| norm(&r.beta));
         let name = format!("{} ({})", run.summary.optimizer, run.summary.clock);
@@ -485,6 +483,11 @@ fn collapse_part(
                 )
                 .with_figure(FIG_COLLAPSE),
             );
+            rescaled_series.push(Series::new(
+                format!("{name}: ‖β‖"),
+                run.rows.iter().map(|r| (r.tau, norm(&r.beta))).collect(),
+                i,
+            ));
             if let Some(end) = end {
                 vlines.push(RefLine::new(end, "C-ODE end τ_c"));
                 let tau_end = end * 0.999;
@@ -502,11 +505,6 @@ fn collapse_part(
                     .dashed(),
                 );
             }
-            rescaled_series.push(Series::new(
-                format!("{name}: ‖β‖"),
-                run.rows.iter().map(|r| (r.tau, norm(&r.beta))).collect(),
-                i,
-            ));
         } else {
             let final_norm = run.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
             if run.summary.optimizer == "sam-l2" {
