@@ -160,7 +160,7 @@ impl StageKind for Flows {
             x_scale: Scale::Log10,
             y_scale: Scale::Log10,
             series,
-            legend: LegendPosition::LowerRight,
+            legend: LegendPosition::Right,
             ..LineChart::default()
         };
         // Same path in both clocks: β_j against the accumulated rescaled time τ for each flow.
@@ -190,6 +190,8 @@ impl StageKind for Flows {
                 path_series.push(line);
             }
         }
+        // Dashed original-clock lines on top, so that both are visible where they coincide.
+        path_series.sort_by_key(|line| line.style.dashed);
         let right = LineChart {
             title: "ℓ2-SAM flow: original vs rescaled clock".into(),
             x_label: "accumulated rescaled time τ".into(),

@@ -113,7 +113,7 @@ impl StageKind for Freeze {
             x_scale: Scale::Log10,
             y_scale: Scale::Log10,
             series: beta_series,
-            legend: LegendPosition::UpperLeft,
+            legend: LegendPosition::LowerRight,
             ..LineChart::default()
         };
         let mut hlines = vec![RefLine::new(
@@ -128,7 +128,7 @@ impl StageKind for Freeze {
         let right = LineChart {
             title: "accumulated rescaled time".into(),
             x_label: "original time t".into(),
-            y_label: "τ(t) = ∫ −ℓ′(m̂) dt".into(),
+            y_label: "accumulated rescaled time τ(t)".into(),
             x_scale: Scale::Log10,
             series: vec![Series::new(
                 "τ(t)",
