@@ -127,7 +127,16 @@ impl StageKind for Flows {
         let mut series = Vec::new();
         for c in &results {
             let mut s = Series::new(
-                format!("{} ({} clock)", optimizer_name(&c.optimizer), c.clock),
+                format!(
+                    "{}, {} clock{}",
+                    optimizer_name(&c.optimizer),
+                    c.clock,
+                    if c.clock == "original" {
+                        " (dashed)"
+                    } else {
+                        ""
+                    }
+                ),
                 c.points.clone(),
                 optimizer_color(&c.optimizer),
             )
