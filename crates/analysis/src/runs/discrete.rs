@@ -90,7 +90,8 @@ impl StageKind for TrainDiscrete {
                 },
                 "extra steps to log",
             )
-            .with_default(Vec::<u64>::new()),
+            .with_default(Vec::<u64>::new())
+            .sweepable(),
             ParamSpec::new(
                 "log_times",
                 ParamType::FloatVec {
@@ -100,7 +101,8 @@ impl StageKind for TrainDiscrete {
                 },
                 "extra times (in the run's clock) to log, rounded to steps t/η",
             )
-            .with_default(Vec::<f64>::new()),
+            .with_default(Vec::<f64>::new())
+            .sweepable(),
             ParamSpec::new(
                 "beta_cap",
                 ParamType::Float {

@@ -90,10 +90,14 @@ impl StageKind for TrainFlow {
                 },
                 "explicit output times",
             )
-            .with_default(Vec::<f64>::new()),
+            .with_default(Vec::<f64>::new())
+            .sweepable(),
             ParamSpec::new("rtol", positive.clone(), "DOPRI5 relative tolerance")
-                .with_default(1e-9),
-            ParamSpec::new("atol", positive, "DOPRI5 absolute tolerance").with_default(1e-12),
+                .with_default(1e-9)
+                .sweepable(),
+            ParamSpec::new("atol", positive, "DOPRI5 absolute tolerance")
+                .with_default(1e-12)
+                .sweepable(),
         ]);
         ParamSchema::new(specs)
     }
