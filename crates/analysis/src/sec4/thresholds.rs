@@ -187,3 +187,55 @@ impl StageKind for Thresholds {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::output::{Row, RunSummary};
+
+    fn run_with_norms(first: f64, last: f64) -> LoadedRun {
+        let row = |step: u64, value: f64| Row {
+            step,
+            time: step as f64,
+            tau: step as f64,
+            loss: 0.0,
+            beta: vec![value, 0.0],
+        };
+        LoadedRun {
+            summary: RunSummary {
+                kind: "train.discrete".into(),
+                label: String::new(),
+                group: "alpha_c".into(),
+                optimizer: "sam-l2".into(),
+                clock: "rescaled".into(),
+                depth: 2,
+                rho: 1.0,
+                alpha: vec![0.3, 0.3],
+                n: 1,
+                d: 2,
+                mu: Some(vec![1.0, 2.0]),
+                stop: "completed".into(),
+                steps: 1,
+                final_time: 1.0,
+                final_tau: 1.0,
+                final_loss: 0.0,
+                final_beta: vec![last, 0.0],
+                direction: vec![1.0, 0.0],
+                argmax: 0,
+                l2_mm: None,
+                cos_l2_mm: None,
+                l1_mm: None,
+                cos_l1_mm: None,
+                blowup_time: None,
+            },
+            rows: vec![row(0, first), row(1, last)],
+        }
+    }
+
+    #[test]
+    fn fate_thresholds_are_symmetric_in_the_growth_factor() {
+        assert_eq!(fate_of(&run_with_norms(1.0, 1e3), 100.0), 1);
+        assert_eq!(fate_of(&run_with_norms(1.0, 1e-3), 100.0), -1);
+        assert_eq!(fate_of(&run_with_norms(1.0, 5.0), 100.0), 0);
+    }
+}
