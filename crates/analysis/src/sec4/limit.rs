@@ -143,7 +143,7 @@ impl StageKind for Limit {
                 x_scale: Scale::Log10,
                 series,
                 y_range: Some((0.0, 1.02)),
-                legend: LegendPosition::LowerRight,
+                legend: LegendPosition::Auto,
                 ..LineChart::default()
             });
         }
