@@ -182,6 +182,11 @@ pub fn load_runs_with_mu(
         .collect()
 }
 
+/// An optional number for claim texts: the value with `digits` decimals, or "none".
+pub fn fmt_opt(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "none".to_string(), |v| format!("{v:.digits$}"))
+}
+
 /// Schema helpers.
 pub fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
     ParamSpec::new(

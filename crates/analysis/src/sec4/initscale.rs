@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures, write_json};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
-use crate::sec4::common::{figure_error, float, float_vec, int};
+use crate::sec4::common::{figure_error, float, float_vec, fmt_opt, int};
 use crate::table::{Columns, write_and_publish};
 
 const SECTION: &str = "initscale";
@@ -323,7 +323,11 @@ fn claims(
             "Below α_c the flow collapses to the origin in finite τ; above it the flow grows",
             "the largest grid α whose C-ODE collapses and the smallest that does not must bracket α_c",
             "α_c strictly inside the bracket",
-            format!("bracket ({below:?}, {above:?}), α_c = {alpha_c:.7}"),
+            format!(
+                "bracket ({}, {}), α_c = {alpha_c:.7}",
+                fmt_opt(below, 4),
+                fmt_opt(above, 4)
+            ),
             inside,
         )
         .with_figure(FIG_HEATMAP),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, dominant, load_runs, norm};
-use crate::sec4::common::{first_untied, float};
+use crate::sec4::common::{first_untied, float, fmt_opt};
 use crate::sec4::sequential::single_mu;
 use crate::table::{Columns, write_and_publish};
 
@@ -105,7 +105,9 @@ impl StageKind for Thresholds {
                 "rescaled-clock discrete runs at uniform α around α_c; fate from ‖β_end‖/‖β_0‖",
                 "the largest collapsing α and the smallest growing α bracket α_c; no undecided run",
                 format!(
-                    "collapse up to α = {below:?}, growth from α = {above:?}, {undecided} undecided; α_c = {alpha_c:.7}"
+                    "collapse up to α = {}, growth from α = {}, {undecided} undecided; α_c = {alpha_c:.7}",
+                    fmt_opt(below, 4),
+                    fmt_opt(above, 4)
                 ),
                 bracket_ok,
             )

@@ -11,8 +11,8 @@ use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, dominant, norm};
 use crate::sec4::common::{
-    c_ode, direction_series, figure_error, float, float_vec, load_runs_with_mu, measured_switches,
-    predicted_sequence, run_sequence,
+    c_ode, direction_series, figure_error, float, float_vec, fmt_opt, load_runs_with_mu,
+    measured_switches, predicted_sequence, run_sequence,
 };
 use crate::table::{Columns, write_and_publish};
 
@@ -478,7 +478,11 @@ fn collapse_part(
                         p.collapse_floor
                     ),
                     &format!("|Δτ| ≤ {} (the remaining flow time below the floor is O(floor))", p.collapse_tau_tol),
-                    format!("C-ODE ends at τ = {end:?}; discrete reaches the floor at τ = {hit:?}"),
+                    format!(
+                        "C-ODE ends at τ = {}; discrete reaches the floor at τ = {}",
+                        fmt_opt(end, 4),
+                        fmt_opt(hit, 4)
+                    ),
                     pass,
                 )
                 .with_figure(FIG_COLLAPSE),
