@@ -1,8 +1,20 @@
-//! Stage kinds of `mnist` (filled in by the work on this module).
+//! Stage kinds of the MNIST section: a CNN trained with GD / ℓ2-SAM / ℓ∞-SAM with Grad-CAM over
+//! training, and the L = 2 diagonal linear network on the binary task's pixels.
+
+pub mod cnn;
+pub mod cnn_report;
+pub mod common;
+pub mod diag;
+pub mod diag_report;
 
 use pipeline::stage::StageKind;
 
 /// The kinds this module implements.
 pub fn kinds() -> Vec<Box<dyn StageKind>> {
-    Vec::new()
+    vec![
+        Box::new(cnn::CnnTrain),
+        Box::new(cnn_report::CnnReport),
+        Box::new(diag::DiagTrain),
+        Box::new(diag_report::DiagReport),
+    ]
 }

@@ -1,0 +1,229 @@
+//! Runs the MNIST kinds through the engine's library API on a tiny configuration (few images, few
+//! steps) in a temporary store, and checks table shapes, published figures and claim rows; also checks
+//! that `pipelines/mnist.toml` plans under both profiles.
+
+use std::path::{Path, PathBuf};
+
+use analysis::artifacts::FigureRecord;
+use analysis::claims::{Claim, LEDGER_FILE};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::{Config, Overrides, Plan, Registry, RunOptions, Store};
+
+/// `Registry::register` takes a concrete kind; this forwards to a boxed one from `analysis::kinds()`.
+struct Boxed(Box<dyn StageKind>);
+
+impl StageKind for Boxed {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn fingerprint(&self) -> &'static str {
+        self.0.fingerprint()
+    }
+    fn schema(&self) -> ParamSchema {
+        self.0.schema()
+    }
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
+        self.0.run(ctx)
+    }
+}
+
+fn registry() -> Registry {
+    let mut registry = Registry::new();
+    for kind in analysis::kinds() {
+        registry.register(Boxed(kind));
+    }
+    registry
+}
+
+const TINY: &str = r#"
+[pipeline]
+store = "store"
+reports = "reports"
+
+[stage.cnn_gd]
+kind = "mnist.cnn_train"
+optimizer = "gd"
+n_train = 24
+n_test = 40
+seed = [0, 1]
+init_scale = [0.5, 1.0]
+steps = 3
+checkpoints = [0, 1, 3]
+panel_per_class = 1
+
+[stage.cnn_l2]
+kind = "mnist.cnn_train"
+optimizer = "sam-l2"
+rho = 0.05
+n_train = 24
+n_test = 40
+seed = [0, 1]
+init_scale = [0.5, 1.0]
+steps = 3
+checkpoints = [0, 1, 3]
+panel_per_class = 1
+
+[stage.cnn_report]
+kind = "mnist.cnn_report"
+deps = ["cnn_gd", "cnn_l2"]
+early_step = 1
+min_test_acc = 0.0
+
+[stage.diag_gd]
+kind = "mnist.diag_train"
+optimizer = "gd"
+n_train = 40
+n_test = 40
+steps = 300
+per_decade = 5
+
+[stage.diag_l2]
+kind = "mnist.diag_train"
+optimizer = "sam-l2"
+n_train = 40
+n_test = 40
+steps = 300
+per_decade = 5
+
+[stage.diag_report]
+kind = "mnist.diag_report"
+deps = ["diag_gd", "diag_l2"]
+map_columns = 3
+
+[stage.ledger]
+kind = "claims.ledger"
+deps = ["cnn_report", "diag_report"]
+"#;
+
+#[test]
+fn tiny_pipeline_writes_tables_figures_and_claims() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("mnist.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let registry = registry();
+    let config = Config::load(&file).expect("tiny pipeline parses");
+    let plan = Plan::build(&registry, &config, &Overrides::default()).expect("plan builds");
+    let store = Store::new(&config.store);
+    let report = pipeline::run(
+        &registry,
+        &plan,
+        &store,
+        &config.reports,
+        &RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    )
+    .expect("pipeline runs");
+    for record in &report.records {
+        if let Some(error) = &record.error {
+            eprintln!("task {}: {error}", plan.label(&plan.tasks()[record.task]));
+        }
+    }
+    assert!(report.succeeded(), "{}", report.summary());
+    // 4 + 4 CNN runs, 2 diagonal runs, 2 reports, 1 ledger.
+    assert_eq!(report.records.len(), 13);
+
+    let mut claims: Vec<Claim> = Vec::new();
+    let mut figures: Vec<FigureRecord> = Vec::new();
+    for task in plan.tasks() {
+        let object = store.object_dir(&task.key);
+        if object.join(LEDGER_FILE).exists() {
+            claims = analysis::claims::read_ledger(&object.join(LEDGER_FILE)).unwrap();
+        }
+        let index = object.join(analysis::artifacts::FIGURES_FILE);
+        if index.exists() {
+            figures.extend(analysis::artifacts::read_json::<Vec<FigureRecord>>(&index).unwrap());
+        }
+        if object.join("gradcam.f32").exists() {
+            // 3 checkpoints × 2 panel digits (1 per class) × 784 f32.
+            let bytes = std::fs::metadata(object.join("gradcam.f32")).unwrap().len();
+            assert_eq!(bytes, 3 * 2 * 784 * 4);
+            let checkpoints = analysis::table::read(&object.join("checkpoints.parquet")).unwrap();
+            assert_eq!(checkpoints.height(), 3);
+            let panel = analysis::table::read(&object.join("panel.parquet")).unwrap();
+            assert_eq!(panel.height(), 6);
+        }
+        if object.join("beta.f32").exists() {
+            let trace = analysis::table::read(&object.join("trace.parquet")).unwrap();
+            let bytes = std::fs::metadata(object.join("beta.f32")).unwrap().len() as usize;
+            assert_eq!(bytes, trace.height() * 784 * 4);
+            let pixels = analysis::table::read(&object.join("pixels.parquet")).unwrap();
+            assert_eq!(pixels.height(), 784);
+        }
+    }
+    let reports = config.reports.clone();
+    let ids: Vec<&str> = figures.iter().map(|f| f.id.as_str()).collect();
+    for id in [
+        "mnist_gradcam_grid",
+        "mnist_weak_share",
+        "mnist_loss_accuracy",
+        "mnist_share_vs_init",
+        "mnist_diag_shares",
+        "mnist_diag_beta_maps",
+    ] {
+        assert!(ids.contains(&id), "figure {id} missing from {ids:?}");
+    }
+    for figure in &figures {
+        assert_eq!(figure.section, "mnist");
+        for file in [figure.svg(), figure.png()] {
+            let size = std::fs::metadata(reports.join(&file))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            assert!(size > 1000, "{file} missing or empty");
+        }
+    }
+    for table in [
+        "mnist_cnn_summary",
+        "mnist_cnn_throughput",
+        "mnist_diag_shares",
+    ] {
+        let path = reports.join(format!("tables/{table}.csv"));
+        assert!(path.exists(), "{} missing", path.display());
+    }
+    let summary = analysis::table::read(&reports.join("tables/mnist_cnn_summary.parquet")).unwrap();
+    // 2 optimizers × 2 init scales × 3 checkpoints.
+    assert_eq!(summary.height(), 12);
+    for id in [
+        "mnist.cnn.weak_early.sam-l2",
+        "mnist.cnn.weak_decays.sam-l2",
+        "mnist.cnn.test_accuracy",
+        "mnist.diag.l2.minor_first.seed0",
+        "mnist.diag.l2.major_last.seed0",
+        "mnist.diag.gd.major_throughout.seed0",
+    ] {
+        let claim = claims.iter().find(|c| c.id == id);
+        let claim = claim.unwrap_or_else(|| panic!("claim {id} missing"));
+        assert_eq!(claim.section, "mnist");
+        assert!(!claim.measured.is_empty());
+    }
+    // min_test_acc = 0 makes the accuracy claim a pure report: it must pass.
+    assert!(
+        claims
+            .iter()
+            .any(|c| c.id == "mnist.cnn.test_accuracy" && c.pass)
+    );
+    assert!(claims.iter().all(|c| c.id.starts_with("mnist.")));
+}
+
+fn pipeline_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/mnist.toml")
+}
+
+#[test]
+fn pipeline_file_plans_under_both_profiles() {
+    let registry = registry();
+    let config = Config::load(&pipeline_file()).expect("pipelines/mnist.toml parses");
+    for profile in ["quick", "full"] {
+        let overrides = Overrides {
+            profile: Some(profile.into()),
+            ..Overrides::default()
+        };
+        let plan = Plan::build(&registry, &config, &overrides).expect("plan builds");
+        assert!(
+            plan.tasks().len() >= 9,
+            "{profile}: {} tasks",
+            plan.tasks().len()
+        );
+    }
+}
