@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use figures::{
-    Band, Colormap, GridImage, ImageGrid, LineChart, PanelGrid, RefLine, Scale, Series,
-    render_image_grid, render_line_chart, render_panel_grid,
+    Band, Colormap, GridImage, ImageGrid, LegendPosition, LineChart, PanelGrid, RefLine, Scale,
+    Series, render_image_grid, render_line_chart, render_panel_grid,
 };
 use pipeline::stage::{InputArtifact, ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
@@ -213,7 +213,7 @@ impl StageKind for CnnReport {
             colormap: Colormap::Inferno,
             value_range: Some((0.0, 1.0)),
             overlay_alpha: 0.65,
-            colorbar: Some("Grad-CAM (normalised)".into()),
+            colorbar: Some("Grad-CAM".into()),
             ..ImageGrid::default()
         };
         for (name, label, _) in OPTIMIZERS {
@@ -264,6 +264,7 @@ impl StageKind for CnnReport {
             x_label: "training step".into(),
             y_label: "weak-pixel share of Grad-CAM mass".into(),
             hlines: vec![RefLine::new(chance, "uniform map (chance)")],
+            legend: LegendPosition::LowerLeft,
             ..LineChart::default()
         };
         let mut loss_chart = LineChart {
@@ -472,6 +473,20 @@ fn claims(
         };
         let diffs = paired_differences(&per_seed(sam, early), &per_seed(gd, early));
         let (mean, min, max) = spread(&diffs);
+        // The difference at every checkpoint, so the choice of "early" can be judged.
+        let course = sam[0]
+            .steps
+            .iter()
+            .map(|&step| {
+                let d = spread(&paired_differences(
+                    &per_seed(sam, step),
+                    &per_seed(gd, step),
+                ))
+                .0;
+                format!("{step}: {d:+.3}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         claims.push(
             Claim::verdict(
                 &format!("mnist.cnn.weak_early.{name}"),
@@ -486,7 +501,8 @@ fn claims(
                 ),
                 "PASS iff the difference is > 0 in every seed",
                 format!(
-                    "mean Δ = {mean:+.4} (min {min:+.4}, max {max:+.4}) over {} seeds",
+                    "mean Δ = {mean:+.4} (min {min:+.4}, max {max:+.4}) over {} seeds; mean Δ by \
+                     step: {course}",
                     diffs.len()
                 ),
                 !diffs.is_empty() && diffs.iter().all(|d| *d > 0.0),
