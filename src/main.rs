@@ -2,6 +2,10 @@
 
 mod cli;
 
+// glibc malloc thrashes on the CNN's large temporaries (2–3× slower training, see deps.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::app::main()
 }

@@ -95,8 +95,9 @@ pub enum EngineCommand {
     Gc(GcArgs),
     /// Delete the store (all cached results); reports are left alone.
     Clean(CleanArgs),
-    // The claims-ledger `verify` subcommand belongs here: it can build the plan with
-    // `load_plan`, then check each task's object with `pipeline::Store::verify`.
+    /// Check the current plan without recomputing: every artifact verifies against its hash and
+    /// every claim of the ledger passes (exit 4 otherwise).
+    Verify(super::ledger::VerifyArgs),
     /// Measure the engine on toy pipelines (no-op run/status on 10 000 tasks, overhead, speedup).
     #[command(hide = true)]
     BenchEngine(bench::BenchArgs),
@@ -115,10 +116,21 @@ fn engine_error(error: pipeline::Error) -> CliError {
 pub fn load_plan(args: &PlanArgs) -> Result<(Config, Plan), CliError> {
     let registry = kinds::registry();
     let config = Config::load(&args.pipeline).map_err(engine_error)?;
-    let overrides = Overrides {
+    let mut overrides = Overrides {
         profile: args.profile.clone(),
         sets: args.sets.clone(),
     };
+    let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
+    // The report stage's provenance (commit, machine, …) is not a function of the store; it enters
+    // as parameters so that a cached page is never stale. User `--set`s still win.
+    let provenance = super::ledger::provenance_sets(&plan, &args.pipeline, args.profile.as_deref());
+    if provenance.is_empty() {
+        return Ok((config, plan));
+    }
+    overrides.sets = provenance
+        .into_iter()
+        .chain(args.sets.iter().cloned())
+        .collect();
     let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
     Ok((config, plan))
 }
@@ -130,6 +142,7 @@ pub fn run(command: EngineCommand) -> Result<(), CliError> {
         EngineCommand::Dag(args) => dag(args),
         EngineCommand::Gc(args) => gc(args),
         EngineCommand::Clean(args) => clean(args),
+        EngineCommand::Verify(args) => super::ledger::verify(args),
         EngineCommand::BenchEngine(args) => bench::run(args),
     }
 }
@@ -148,6 +161,13 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
     let report =
         pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(engine_error)?;
     eprintln!("{}", report.summary());
+    if let Some(claims) = super::ledger::ledger_claims(&plan, &store)? {
+        let index = config.reports.join("index.html");
+        if index.exists() {
+            eprintln!("report: {}", index.display());
+        }
+        eprintln!("{}", super::ledger::summary_line(&claims));
+    }
     if report.succeeded() {
         return Ok(());
     }

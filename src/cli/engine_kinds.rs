@@ -7,5 +7,8 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     // Always present: tiny kinds that the integration tests and `bench-engine` drive.
     pipeline::toy::register(&mut registry);
+    for kind in analysis::kinds() {
+        registry.register_boxed(kind);
+    }
     registry
 }

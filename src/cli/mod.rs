@@ -3,4 +3,5 @@
 pub mod app;
 pub mod engine;
 pub mod exit;
+pub mod ledger;
 pub mod train;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{read_json, write_json};
@@ -107,9 +107,33 @@ impl StageKind for Ledger {
         crate::fingerprint!([], [])
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::default()
+        ParamSchema::new(vec![
+            ParamSpec::new(
+                "table",
+                ParamType::Str { choices: None },
+                "name of the published table (reports/tables/<table>.csv): one per ledger stage",
+            )
+            .with_default(serde_json::Value::String("claims".into())),
+        ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
+        #[derive(serde::Deserialize)]
+        struct Params {
+            table: String,
+        }
+        let params: Params = ctx.params()?;
+        if params.table.is_empty()
+            || !params
+                .table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(AnalysisError::invalid(format!(
+                "ledger table name {:?} must be non-empty ASCII letters, digits, '_' or '-'",
+                params.table
+            ))
+            .into());
+        }
         let mut claims: Vec<Claim> = Vec::new();
         for input in ctx.inputs {
             let path = input.path(CLAIMS_FILE);
@@ -140,7 +164,7 @@ impl StageKind for Ledger {
             )
             .str("figure", column(|c| c.figure.clone().unwrap_or_default()))
             .finish()?;
-        write_and_publish(&mut df, ctx.out_dir, "claims")?;
+        write_and_publish(&mut df, ctx.out_dir, &params.table)?;
         Ok(())
     }
 }

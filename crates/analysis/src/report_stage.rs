@@ -164,10 +164,7 @@ fn build_model(
     let mut figures: Vec<(FigureRecord, String)> = Vec::new();
     let mut key_tables: Vec<KeyTableRecord> = Vec::new();
     // Section → (stage → (kind, param → distinct values)).
-    let mut stage_params: BTreeMap<
-        String,
-        BTreeMap<String, (String, BTreeMap<String, Vec<String>>)>,
-    > = BTreeMap::new();
+    let mut stage_params: BTreeMap<String, BTreeMap<String, StageSummary>> = BTreeMap::new();
     let mut downloads: BTreeMap<String, Vec<report::TableDownload>> = BTreeMap::new();
     let mut task_keys: Vec<report::StageTaskKeys> = Vec::new();
     for input in inputs {
@@ -383,6 +380,9 @@ fn build_model(
         run_info: None,
     })
 }
+
+/// A stage's kind and, per parameter, the distinct values its tasks used (JSON text).
+type StageSummary = (String, BTreeMap<String, Vec<String>>);
 
 fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }

@@ -27,6 +27,17 @@ impl Registry {
         self
     }
 
+    /// Register an already boxed kind (crates hand their kinds over as `Vec<Box<dyn StageKind>>`).
+    ///
+    /// # Panics
+    /// As [`Registry::register`], if the name is taken.
+    pub fn register_boxed(&mut self, kind: Box<dyn StageKind>) -> &mut Self {
+        let name = kind.name();
+        let previous = self.kinds.insert(name, kind);
+        assert!(previous.is_none(), "stage kind `{name}` registered twice");
+        self
+    }
+
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
         self.kinds.get(name).map(Box::as_ref)
     }

@@ -1,0 +1,148 @@
+//! The claims side of the binary: provenance parameters for the report stage, the one-line claims
+//! summary after `run`, and `verify`.
+
+use std::path::Path;
+
+use analysis::claims::{Claim, LEDGER_FILE, read_ledger};
+use pipeline::{Plan, Store};
+
+use super::engine::{PlanArgs, load_plan};
+use super::exit::{self, CliError};
+
+/// Kind name of the report stage whose provenance parameters `run` fills in.
+const REPORT_KIND: &str = "report.html";
+/// Kind name of the ledger stage.
+const LEDGER_KIND: &str = "claims.ledger";
+
+/// `--set` overrides giving every report stage the provenance the store cannot know: the commit,
+/// whether the tree is dirty, the profile, the pipeline file, the machine. Explicit `--set`s given
+/// by the user come later and win.
+pub fn provenance_sets(plan: &Plan, pipeline_file: &Path, profile: Option<&str>) -> Vec<String> {
+    let report_stages: Vec<&str> = plan
+        .stages()
+        .iter()
+        .filter(|stage| stage.kind == REPORT_KIND)
+        .map(|stage| stage.name.as_str())
+        .collect();
+    if report_stages.is_empty() {
+        return Vec::new();
+    }
+    let dir = pipeline_file
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let text = std::fs::read_to_string(pipeline_file).unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let os = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    // JSON string syntax is valid TOML basic-string syntax for everything serde_json emits.
+    let quote = |value: &str| serde_json::to_string(value).expect("a string serialises");
+    let mut sets = Vec::new();
+    for stage in report_stages {
+        sets.push(format!("{stage}.git_commit={}", quote(&commit)));
+        sets.push(format!("{stage}.git_dirty={dirty}"));
+        sets.push(format!(
+            "{stage}.profile={}",
+            quote(profile.unwrap_or("default"))
+        ));
+        sets.push(format!("{stage}.pipeline_text={}", quote(&text)));
+        sets.push(format!("{stage}.cores={cores}"));
+        sets.push(format!("{stage}.os={}", quote(&os)));
+    }
+    sets
+}
+
+/// Claims of every ledger task of the plan that is in the store (`None` if the plan has no ledger
+/// or it has not been computed).
+pub fn ledger_claims(plan: &Plan, store: &Store) -> Result<Option<Vec<Claim>>, CliError> {
+    let mut found = false;
+    let mut claims = Vec::new();
+    for task in plan.tasks().iter().filter(|task| task.kind == LEDGER_KIND) {
+        let path = store.object_dir(&task.key).join(LEDGER_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        found = true;
+        claims.extend(read_ledger(&path).map_err(|error| {
+            CliError::unexpected(format!(
+                "failed to read the claims ledger {}: {error}",
+                path.display()
+            ))
+        })?);
+    }
+    Ok(found.then_some(claims))
+}
+
+/// `claims: N passed, M failed`.
+pub fn summary_line(claims: &[Claim]) -> String {
+    let passed = claims.iter().filter(|claim| claim.pass).count();
+    format!("claims: {passed} passed, {} failed", claims.len() - passed)
+}
+
+/// `verify`: recompute nothing; check that every task of the current plan is stored and verifies
+/// against its recorded hashes, and that every claim of the ledger passes.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let (config, plan) = load_plan(&args.plan)?;
+    let store = Store::new(&config.store);
+    let mut missing = 0usize;
+    let mut corrupt = Vec::new();
+    for task in plan.tasks() {
+        if !store.object_dir(&task.key).exists() {
+            missing += 1;
+            continue;
+        }
+        if let Err(error) = store.verify(&task.key) {
+            corrupt.push(format!("{}: {error}", plan.label(task)));
+        }
+    }
+    if missing > 0 || !corrupt.is_empty() {
+        for line in &corrupt {
+            eprintln!("corrupt: {line}");
+        }
+        return Err(CliError::new(
+            exit::CLAIM_FAILED,
+            format!(
+                "{missing} task(s) of the plan are not in the store and {} do not verify; run `minorfirst run` first",
+                corrupt.len()
+            ),
+        ));
+    }
+    let Some(claims) = ledger_claims(&plan, &store)? else {
+        return Err(CliError::bad_input(
+            "the plan has no `claims.ledger` stage: nothing to verify",
+        ));
+    };
+    for claim in claims.iter().filter(|claim| !claim.pass) {
+        println!(
+            "FAIL {}: {} (measured {}; {})",
+            claim.id, claim.statement, claim.measured, claim.tolerance
+        );
+    }
+    println!("artifacts: {} tasks verified", plan.tasks().len());
+    println!("{}", summary_line(&claims));
+    if claims.iter().all(|claim| claim.pass) {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            exit::CLAIM_FAILED,
+            "at least one claim failed".to_string(),
+        ))
+    }
+}
