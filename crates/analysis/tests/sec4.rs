@@ -1,4 +1,4 @@
-//! Runs the §4 pipeline (`pipelines/sec4.toml`, quick profile) through the engine's library API in a
+//! Runs the §4 stages of `pipeline.toml` (quick profile) through the engine's library API in a
 //! temporary store, and checks the claim verdicts, the figure index and the published files.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ impl StageKind for Boxed {
 }
 
 fn pipeline_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/sec4.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipeline.toml")
 }
 
 struct Outcome {
@@ -43,7 +43,7 @@ fn run_profile(profile: &str) -> Outcome {
     for kind in analysis::kinds() {
         registry.register(Boxed(kind));
     }
-    let mut config = Config::load(&pipeline_file()).expect("pipelines/sec4.toml parses");
+    let mut config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
     config.store = dir.path().join("store");
     config.reports = dir.path().join("reports");
     let overrides = Overrides {
@@ -59,6 +59,7 @@ fn run_profile(profile: &str) -> Outcome {
         &store,
         &config.reports,
         &RunOptions {
+            targets: vec!["s4_ledger".into()],
             quiet: true,
             ..RunOptions::default()
         },
@@ -73,7 +74,10 @@ fn run_profile(profile: &str) -> Outcome {
     assert!(report.succeeded(), "{}", report.summary());
     let mut claims = Vec::new();
     let mut figures = Vec::new();
-    for task in plan.tasks() {
+    let section = plan
+        .select(&["s4_ledger".to_string()])
+        .expect("s4_ledger exists");
+    for task in section.iter().map(|&id| &plan.tasks()[id]) {
         let object = store.object_dir(&task.key);
         if object.join(LEDGER_FILE).exists() {
             claims = analysis::claims::read_ledger(&object.join(LEDGER_FILE)).expect("ledger");
