@@ -188,6 +188,7 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         "mnist.cnn.weak_early.sam-l2",
         "mnist.cnn.weak_decays.sam-l2",
         "mnist.cnn.test_accuracy",
+        "mnist.cnn.init_scale.sam-l2",
         "mnist.diag.l2.minor_first.seed0",
         "mnist.diag.l2.major_last.seed0",
         "mnist.diag.gd.major_throughout.seed0",

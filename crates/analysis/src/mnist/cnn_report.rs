@@ -535,6 +535,50 @@ fn claims(
             .with_figure(FIG_SHARE),
         );
     }
+    // Theory (spec C): SAM's weak-pixel emphasis is strongest at small init. Compare the paired
+    // SAM − GD difference at the smallest and the largest init scale run.
+    let mut scales: Vec<u64> = groups.keys().map(|(_, bits)| *bits).collect();
+    scales.sort_by(|a, b| f64::from_bits(*a).total_cmp(&f64::from_bits(*b)));
+    scales.dedup();
+    if let (Some(&small), Some(&large)) = (scales.first(), scales.last())
+        && small != large
+    {
+        for (name, label, _) in &OPTIMIZERS[1..] {
+            let diff_at = |bits: u64| {
+                let sam = groups.get(&(name.to_string(), bits))?;
+                let gd = groups.get(&("gd".to_string(), bits))?;
+                Some(
+                    spread(&paired_differences(
+                        &per_seed(sam, early),
+                        &per_seed(gd, early),
+                    ))
+                    .0,
+                )
+            };
+            let (Some(d_small), Some(d_large)) = (diff_at(small), diff_at(large)) else {
+                continue;
+            };
+            let (s_small, s_large) = (f64::from_bits(small), f64::from_bits(large));
+            claims.push(
+                Claim::verdict(
+                    &format!("mnist.cnn.init_scale.{name}"),
+                    SECTION,
+                    &format!(
+                        "{label}'s extra weak-pixel share over GD is larger at small init scale \
+                         than at large"
+                    ),
+                    &format!(
+                        "mean over seeds of share({label}) − share(GD) at step {early}, init scale \
+                         {s_small} vs {s_large}"
+                    ),
+                    "PASS iff Δ(small) > Δ(large)",
+                    format!("Δ(s = {s_small}) = {d_small:+.4}, Δ(s = {s_large}) = {d_large:+.4}"),
+                    d_small > d_large,
+                )
+                .with_figure(FIG_INIT),
+            );
+        }
+    }
     let mut accuracies = Vec::new();
     for (name, label, _) in OPTIMIZERS {
         if let Some(list) = groups.get(&key(name)) {
