@@ -34,6 +34,11 @@ pub struct Claim {
     pub pass: bool,
     /// Figure id (anchor in the report) that shows it.
     pub figure: Option<String>,
+    /// A failure listed in the ledger stage's `known_failures`: still FAIL in the ledger and the
+    /// report (never tuned away), but documented as a finding, so `verify` does not treat it as a
+    /// regression. Set only by the ledger.
+    #[serde(default)]
+    pub known: bool,
 }
 
 impl Claim {
@@ -59,6 +64,7 @@ impl Claim {
             measured: format!("{measured:.6}"),
             pass,
             figure: None,
+            known: false,
         }
     }
 
@@ -81,6 +87,7 @@ impl Claim {
             measured,
             pass,
             figure: None,
+            known: false,
         }
     }
 
@@ -114,12 +121,19 @@ impl StageKind for Ledger {
                 "name of the published table (reports/tables/<table>.csv): one per ledger stage",
             )
             .with_default(serde_json::Value::String("claims".into())),
+            ParamSpec::new(
+                "known_failures",
+                ParamType::StrVec,
+                "claim ids whose FAIL is a documented finding of this reproduction, not a regression",
+            )
+            .with_default(serde_json::Value::Array(Vec::new())),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         #[derive(serde::Deserialize)]
         struct Params {
             table: String,
+            known_failures: Vec<String>,
         }
         let params: Params = ctx.params()?;
         if params.table.is_empty()
@@ -149,6 +163,19 @@ impl StageKind for Ledger {
             ))
             .into());
         }
+        for claim in &mut claims {
+            claim.known = !claim.pass && params.known_failures.contains(&claim.id);
+        }
+        if let Some(unknown) = params
+            .known_failures
+            .iter()
+            .find(|id| !claims.iter().any(|claim| &claim.id == *id))
+        {
+            return Err(AnalysisError::invalid(format!(
+                "known_failures names {unknown:?}, which no input task claims"
+            ))
+            .into());
+        }
         write_json(&ctx.out_dir.join(LEDGER_FILE), &claims)?;
         let column = |f: fn(&Claim) -> String| claims.iter().map(f).collect::<Vec<_>>();
         let mut df = Columns::new()
@@ -158,14 +185,20 @@ impl StageKind for Ledger {
             .str("measurement", column(|c| c.measurement.clone()))
             .str("tolerance", column(|c| c.tolerance.clone()))
             .str("measured", column(|c| c.measured.clone()))
-            .str(
-                "verdict",
-                column(|c| if c.pass { "PASS".into() } else { "FAIL".into() }),
-            )
+            .str("verdict", column(|c| verdict_text(c).into()))
             .str("figure", column(|c| c.figure.clone().unwrap_or_default()))
             .finish()?;
         write_and_publish(&mut df, ctx.out_dir, &params.table)?;
         Ok(())
+    }
+}
+
+/// `PASS`, `FAIL`, or `FAIL (known)` for a documented finding.
+pub fn verdict_text(claim: &Claim) -> &'static str {
+    match (claim.pass, claim.known) {
+        (true, _) => "PASS",
+        (false, false) => "FAIL",
+        (false, true) => "FAIL (known)",
     }
 }
 

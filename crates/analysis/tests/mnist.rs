@@ -1,6 +1,6 @@
 //! Runs the MNIST kinds through the engine's library API on a tiny configuration (few images, few
 //! steps) in a temporary store, and checks table shapes, published figures and claim rows; also checks
-//! that `pipelines/mnist.toml` plans under both profiles.
+//! that the real `pipeline.toml` plans under both profiles.
 
 use std::path::{Path, PathBuf};
 
@@ -208,13 +208,13 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
 }
 
 fn pipeline_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/mnist.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipeline.toml")
 }
 
 #[test]
 fn pipeline_file_plans_under_both_profiles() {
     let registry = registry();
-    let config = Config::load(&pipeline_file()).expect("pipelines/mnist.toml parses");
+    let config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
     for profile in ["quick", "full"] {
         let overrides = Overrides {
             profile: Some(profile.into()),
