@@ -5,6 +5,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod fastexp;
 
 pub use dataset::Dataset;
 pub use error::NumericsError;

@@ -6,6 +6,7 @@
 
 use crate::dataset::Dataset;
 use crate::error::NumericsError;
+use crate::fastexp::exp_nonpositive;
 
 /// ln(1 + eᵘ) without overflow.
 #[inline]
@@ -78,8 +79,21 @@ impl SamplePass {
     }
 }
 
+/// Rows per block of the fused pass: the block (16 rows, 12.8 kB at d = 100) is read from L2 once for
+/// its margins and then stays in L1 for the accumulation, and its 16 sample weights are computed in
+/// one vectorisable loop.
+const BLOCK_ROWS: usize = 16;
+
+/// Rows handled together by the dot and axpy kernels: four independent dot products share each load
+/// of β and the axpy loads and stores `acc` once per four rows.
+const GROUP_ROWS: usize = 4;
+
 /// One fused pass over the rows: margins mᵢ = yᵢ⟨xᵢ, β⟩ and acc = Σ qᵢ yᵢ xᵢ, rescaling the accumulator
-/// online whenever a smaller margin appears (the "online softmax" trick), so X is read once.
+/// online whenever a block brings a smaller margin (the "online softmax" trick), so X is read once.
+///
+/// Per block of [`BLOCK_ROWS`] rows: the margins (in the same summation order as [`dot`]), the block's
+/// smallest margin (rescaling `acc` if it is a new reference), the weights qᵢ with the vectorisable
+/// [`exp_nonpositive`], then acc += Σ qᵢ yᵢ xᵢ in row order (the same rounding as row-by-row updates).
 pub fn sample_pass(data: &Dataset, beta: &[f64], acc: &mut [f64]) -> SamplePass {
     let d = data.d();
     let x = data.x();
@@ -101,28 +115,135 @@ pub fn sample_pass(data: &Dataset, beta: &[f64], acc: &mut [f64]) -> SamplePass 
     let mut ref_margin = f64::INFINITY;
     let mut exp_ref = 0.0;
     let mut weight_sum = 0.0;
-    for (row, &label) in x.chunks_exact(d).zip(y) {
-        let margin = label * dot(row, beta);
-        if margin < ref_margin {
+    let mut margin_buffer = [0.0; BLOCK_ROWS];
+    let mut coefficient_buffer = [0.0; BLOCK_ROWS];
+    for (rows, labels) in x.chunks(BLOCK_ROWS * d).zip(y.chunks(BLOCK_ROWS)) {
+        let margins = &mut margin_buffer[..labels.len()];
+        block_margins(rows, d, beta, labels, margins);
+        let block_min = margins.iter().copied().fold(f64::INFINITY, f64::min);
+        if block_min < ref_margin {
             if ref_margin.is_finite() {
-                let rescale = weight_ratio(ref_margin, margin, exp_ref_of(margin));
+                let rescale = weight_ratio(ref_margin, block_min, exp_ref_of(block_min));
                 acc.iter_mut().for_each(|a| *a *= rescale);
                 weight_sum *= rescale;
             }
-            ref_margin = margin;
-            exp_ref = exp_ref_of(margin);
+            ref_margin = block_min;
+            exp_ref = exp_ref_of(block_min);
         }
-        let weight = weight_ratio(margin, ref_margin, exp_ref);
-        let signed = weight * label;
-        for (a, &xv) in acc.iter_mut().zip(row) {
-            *a += signed * xv;
+        let coefficients = &mut coefficient_buffer[..labels.len()];
+        block_weights(margins, ref_margin, exp_ref, coefficients);
+        for (c, &label) in coefficients.iter_mut().zip(labels) {
+            weight_sum += *c;
+            *c *= label;
         }
-        weight_sum += weight;
+        block_accumulate(rows, d, coefficients, acc);
     }
     SamplePass {
         ref_margin,
         weight_sum,
     }
+}
+
+/// `out[i] = qᵢ = s(mᵢ)/s(r)` for margins mᵢ ≥ r, the same ratio as [`weight_ratio`] but through
+/// [`exp_nonpositive`] and branch-free in i (r is fixed for the block), so the loop vectorises.
+/// For r < 0 the ratio (1 + eʳ)/(1 + eᵐ) is rewritten as (1 + eʳ)e⁻ᵐ/(1 + e⁻ᵐ) when m > 0, so the
+/// exponential's argument is always −|m| ≤ 0.
+#[inline]
+fn block_weights(margins: &[f64], ref_margin: f64, exp_ref: f64, out: &mut [f64]) {
+    let numerator = 1.0 + exp_ref;
+    if ref_margin >= 0.0 {
+        for (o, &m) in out.iter_mut().zip(margins) {
+            let a = exp_nonpositive(ref_margin - m);
+            *o = a * numerator / (1.0 + a * exp_ref);
+        }
+    } else {
+        for (o, &m) in out.iter_mut().zip(margins) {
+            let e = exp_nonpositive(-m.abs());
+            let scaled = if m > 0.0 { numerator * e } else { numerator };
+            *o = scaled / (1.0 + e);
+        }
+    }
+}
+
+/// `out[i] = labels[i] · ⟨rowᵢ, β⟩` for the rows of one block, four rows at a time.
+#[inline]
+fn block_margins(rows: &[f64], d: usize, beta: &[f64], labels: &[f64], out: &mut [f64]) {
+    let groups = rows.chunks_exact(GROUP_ROWS * d);
+    let rest = groups.remainder();
+    let mut out_groups = out.chunks_exact_mut(GROUP_ROWS);
+    let mut label_groups = labels.chunks_exact(GROUP_ROWS);
+    for ((group, o), l) in groups.zip(&mut out_groups).zip(&mut label_groups) {
+        let dots = dot4(group, d, beta);
+        for k in 0..GROUP_ROWS {
+            o[k] = l[k] * dots[k];
+        }
+    }
+    let out_rest = out_groups.into_remainder();
+    let label_rest = label_groups.remainder();
+    for ((o, &l), row) in out_rest
+        .iter_mut()
+        .zip(label_rest)
+        .zip(rest.chunks_exact(d))
+    {
+        *o = l * dot(row, beta);
+    }
+}
+
+/// `acc += Σᵢ coefficients[i] · rowᵢ`, four rows per sweep over `acc`. The sum for each coordinate is
+/// formed left to right, (((acc + c₀x₀) + c₁x₁) + c₂x₂) + c₃x₃, i.e. bit-for-bit the row-by-row update.
+#[inline]
+fn block_accumulate(rows: &[f64], d: usize, coefficients: &[f64], acc: &mut [f64]) {
+    let groups = rows.chunks_exact(GROUP_ROWS * d);
+    let rest = groups.remainder();
+    let mut coefficient_groups = coefficients.chunks_exact(GROUP_ROWS);
+    for (group, c) in groups.zip(&mut coefficient_groups) {
+        let (r0, tail) = group.split_at(d);
+        let (r1, tail) = tail.split_at(d);
+        let (r2, r3) = tail.split_at(d);
+        let (c0, c1, c2, c3) = (c[0], c[1], c[2], c[3]);
+        for ((((a, &x0), &x1), &x2), &x3) in acc.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *a = *a + c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3;
+        }
+    }
+    for (&c, row) in coefficient_groups
+        .remainder()
+        .iter()
+        .zip(rest.chunks_exact(d))
+    {
+        for (a, &xv) in acc.iter_mut().zip(row) {
+            *a += c * xv;
+        }
+    }
+}
+
+/// Four dot products ⟨rowₖ, v⟩ of consecutive rows at once (16 independent accumulators), each summed
+/// in exactly the order of [`dot`] so the margins are bit-for-bit those of the row-by-row pass.
+#[inline]
+fn dot4(group: &[f64], d: usize, v: &[f64]) -> [f64; 4] {
+    let (r0, tail) = group.split_at(d);
+    let (r1, tail) = tail.split_at(d);
+    let (r2, r3) = tail.split_at(d);
+    let (v4, v_rest) = v[..d].as_chunks::<4>();
+    let (a4, a_rest) = r0.as_chunks::<4>();
+    let (b4, b_rest) = r1.as_chunks::<4>();
+    let (c4, c_rest) = r2.as_chunks::<4>();
+    let (e4, e_rest) = r3.as_chunks::<4>();
+    let mut acc = [[0.0; 4]; 4];
+    for ((((vc, a), b), c), e) in v4.iter().zip(a4).zip(b4).zip(c4).zip(e4) {
+        for k in 0..4 {
+            acc[0][k] += a[k] * vc[k];
+            acc[1][k] += b[k] * vc[k];
+            acc[2][k] += c[k] * vc[k];
+            acc[3][k] += e[k] * vc[k];
+        }
+    }
+    let mut totals = acc.map(|s| (s[0] + s[1]) + (s[2] + s[3]));
+    for (k, rest) in [a_rest, b_rest, c_rest, e_rest].into_iter().enumerate() {
+        for (u, w) in rest.iter().zip(v_rest) {
+            totals[k] += u * w;
+        }
+    }
+    totals
 }
 
 /// A dot product with four independent accumulators so that it vectorises.
@@ -325,6 +446,53 @@ pub(crate) fn check_dims(network: &Network, data: &Dataset) -> Result<(), Numeri
     Ok(())
 }
 
+/// The row-by-row pass this module used before the blocked one (one `f64::exp` per sample, `acc`
+/// rescaled at every new smallest margin): the second method the blocked pass is tested against.
+#[cfg(test)]
+pub(crate) fn sample_pass_row_by_row(data: &Dataset, beta: &[f64], acc: &mut [f64]) -> SamplePass {
+    let d = data.d();
+    acc.fill(0.0);
+    let mut ref_margin = f64::INFINITY;
+    let mut exp_ref = 0.0;
+    let mut weight_sum = 0.0;
+    for (row, &label) in data.x().chunks_exact(d).zip(data.y()) {
+        let margin = label * dot(row, beta);
+        if margin < ref_margin {
+            if ref_margin.is_finite() {
+                let rescale = weight_ratio(ref_margin, margin, exp_ref_of(margin));
+                acc.iter_mut().for_each(|a| *a *= rescale);
+                weight_sum *= rescale;
+            }
+            ref_margin = margin;
+            exp_ref = exp_ref_of(margin);
+        }
+        let weight = weight_ratio(margin, ref_margin, exp_ref);
+        let signed = weight * label;
+        for (a, &xv) in acc.iter_mut().zip(row) {
+            *a += signed * xv;
+        }
+        weight_sum += weight;
+    }
+    SamplePass {
+        ref_margin,
+        weight_sum,
+    }
+}
+
+/// Random ±1-labelled data with uniform entries in (−1, 1), for comparing passes and steps.
+#[cfg(test)]
+pub(crate) fn random_dataset(n: usize, d: usize, seed: u64) -> Dataset {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let labels: Vec<f64> = (0..n)
+        .map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 })
+        .collect();
+    Dataset::from_rows(&rows, &labels).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +528,61 @@ mod tests {
         let mut out = [0.0; 3];
         layer_gradients(&[2.0, 0.0, 3.0], 3, &[1.0], &mut out);
         assert_eq!(out, [0.0, 6.0, 0.0]);
+    }
+
+    #[test]
+    fn block_weights_match_the_std_exp_ratio() {
+        // The fast weights against `weight_ratio` (std exp) for references on both sides of 0 and margins
+        // up to 1500 above them. Bound: exp_nonpositive is within 1e−15 relative and the ratio adds at
+        // most four roundings with sensitivity ≤ 1 to the exponential, so 2e−15 relative while the
+        // weight is a normal number; beyond, both are below 1e−307 next to the reference weight 1.
+        for ref_margin in [-900.0, -30.0, -1.5, 0.0, 0.7, 45.0, 800.0] {
+            let exp_ref = exp_ref_of(ref_margin);
+            let margins: Vec<f64> = (0..3000).map(|i| ref_margin + 0.5 * i as f64).collect();
+            let mut fast = vec![0.0; margins.len()];
+            block_weights(&margins, ref_margin, exp_ref, &mut fast);
+            for (&m, &ours) in margins.iter().zip(&fast) {
+                let exact = weight_ratio(m, ref_margin, exp_ref);
+                if exact >= f64::MIN_POSITIVE {
+                    assert!(
+                        (ours / exact - 1.0).abs() <= 2e-15,
+                        "r = {ref_margin}, m = {m}"
+                    );
+                } else {
+                    assert!(
+                        ours < 1e-307,
+                        "r = {ref_margin}, m = {m}: {ours} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_pass_matches_row_by_row_pass() {
+        // Sizes that leave remainders in every kernel (n mod 16, n mod 4, d mod 4 ≠ 0) and the bench's
+        // size; β scales from small margins to margins of ±1000 where every −ℓ′ underflows. The
+        // margins are bit-identical, the accumulation differs only through the weights (≤ 2e−15
+        // relative each) and fewer rescalings, so 1e−13 relative to ‖acc‖∞ leaves ample room.
+        for (n, d, seed) in [(203, 7, 1), (1000, 100, 2), (37, 1, 3), (2, 5, 4)] {
+            let data = random_dataset(n, d, seed);
+            for scale in [0.0, 0.01, 1.0, 30.0, 1000.0] {
+                let beta: Vec<f64> = (0..d)
+                    .map(|j| scale * (1.0 - 0.3 * j as f64).sin())
+                    .collect();
+                let (mut fast, mut reference) = (vec![0.0; d], vec![0.0; d]);
+                let ours = sample_pass(&data, &beta, &mut fast);
+                let theirs = sample_pass_row_by_row(&data, &beta, &mut reference);
+                assert_eq!(ours.ref_margin, theirs.ref_margin);
+                assert!((ours.weight_sum / theirs.weight_sum - 1.0).abs() < 1e-13);
+                let norm = reference.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+                for (a, b) in fast.iter().zip(&reference) {
+                    assert!(
+                        (a - b).abs() <= 1e-13 * norm,
+                        "n {n} d {d} scale {scale}: {a} vs {b}"
+                    );
+                }
+            }
+        }
     }
 }
