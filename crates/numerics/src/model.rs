@@ -119,7 +119,10 @@ pub fn sample_pass(data: &Dataset, beta: &[f64], acc: &mut [f64]) -> SamplePass 
     let mut coefficient_buffer = [0.0; BLOCK_ROWS];
     for (rows, labels) in x.chunks(BLOCK_ROWS * d).zip(y.chunks(BLOCK_ROWS)) {
         let margins = &mut margin_buffer[..labels.len()];
-        block_margins(rows, d, beta, labels, margins);
+        mat_vec(rows, d, beta, margins);
+        for (m, &label) in margins.iter_mut().zip(labels) {
+            *m *= label;
+        }
         let block_min = margins.iter().copied().fold(f64::INFINITY, f64::min);
         if block_min < ref_margin {
             if ref_margin.is_finite() {
@@ -165,28 +168,29 @@ fn block_weights(margins: &[f64], ref_margin: f64, exp_ref: f64, out: &mut [f64]
     }
 }
 
-/// `out[i] = labels[i] · ⟨rowᵢ, β⟩` for the rows of one block, four rows at a time.
-#[inline]
-fn block_margins(rows: &[f64], d: usize, beta: &[f64], labels: &[f64], out: &mut [f64]) {
-    let groups = rows.chunks_exact(GROUP_ROWS * d);
+/// u = X·v for row-major X (n × d, `x.len() = n·d`) into `out` (length n), four rows at a time with
+/// 16 independent accumulators; each entry is bit-for-bit [`dot`] of its row.
+pub fn mat_vec(x: &[f64], d: usize, v: &[f64], out: &mut [f64]) {
+    let groups = x.chunks_exact(GROUP_ROWS * d);
     let rest = groups.remainder();
     let mut out_groups = out.chunks_exact_mut(GROUP_ROWS);
-    let mut label_groups = labels.chunks_exact(GROUP_ROWS);
-    for ((group, o), l) in groups.zip(&mut out_groups).zip(&mut label_groups) {
-        let dots = dot4(group, d, beta);
-        for k in 0..GROUP_ROWS {
-            o[k] = l[k] * dots[k];
-        }
+    for (group, o) in groups.zip(&mut out_groups) {
+        o.copy_from_slice(&dot4(group, d, v));
     }
-    let out_rest = out_groups.into_remainder();
-    let label_rest = label_groups.remainder();
-    for ((o, &l), row) in out_rest
+    for (o, row) in out_groups
+        .into_remainder()
         .iter_mut()
-        .zip(label_rest)
         .zip(rest.chunks_exact(d))
     {
-        *o = l * dot(row, beta);
+        *o = dot(row, v);
     }
+}
+
+/// out = Xᵀ·u for row-major X (n × d) and u of length n (`out` has length d): the accumulation kernel
+/// of [`sample_pass`], four rows per sweep over `out`.
+pub fn mat_t_vec(x: &[f64], d: usize, u: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    block_accumulate(x, d, u, out);
 }
 
 /// `acc += Σᵢ coefficients[i] · rowᵢ`, four rows per sweep over `acc`. The sum for each coordinate is
@@ -584,5 +588,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn blocked_mat_vecs_equal_row_by_row_products() {
+        // Same operations in the same order as the plain loops, so equality is exact; n and d leave
+        // remainders in the four-row groups and the four-wide chunks.
+        let (n, d) = (23, 9);
+        let data = random_dataset(n, d, 5);
+        let v: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
+        let mut u = vec![0.0; n];
+        mat_vec(data.x(), d, &v, &mut u);
+        for (ui, row) in u.iter().zip(data.x().chunks_exact(d)) {
+            assert_eq!(*ui, dot(row, &v));
+        }
+        let mut out = vec![1.0; d];
+        mat_t_vec(data.x(), d, &u, &mut out);
+        let mut expected = vec![0.0; d];
+        for (&ui, row) in u.iter().zip(data.x().chunks_exact(d)) {
+            for (e, &x) in expected.iter_mut().zip(row) {
+                *e += ui * x;
+            }
+        }
+        assert_eq!(out, expected);
     }
 }
