@@ -3,3 +3,4 @@
 mod util;
 mod train;
 mod engine;
+mod report;
