@@ -71,7 +71,10 @@ fn main() {
         let mut files = vec![root.join("Cargo.toml")];
         for sub in ["src", "assets", "templates"] {
             collect(&root.join(sub), &mut files);
-            println!("cargo::rerun-if-changed={}", root.join(sub).display());
+            // A rerun-if-changed on a missing path makes cargo rerun this script on every build.
+            if root.join(sub).exists() {
+                println!("cargo::rerun-if-changed={}", root.join(sub).display());
+            }
         }
         println!(
             "cargo::rerun-if-changed={}",

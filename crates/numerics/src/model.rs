@@ -91,7 +91,7 @@ const GROUP_ROWS: usize = 4;
 /// One fused pass over the rows: margins mᵢ = yᵢ⟨xᵢ, β⟩ and acc = Σ qᵢ yᵢ xᵢ, rescaling the accumulator
 /// online whenever a block brings a smaller margin (the "online softmax" trick), so X is read once.
 ///
-/// Per block of [`BLOCK_ROWS`] rows: the margins (in the same summation order as [`dot`]), the block's
+/// Per block of `BLOCK_ROWS` rows: the margins (in the same summation order as [`dot`]), the block's
 /// smallest margin (rescaling `acc` if it is a new reference), the weights qᵢ with the vectorisable
 /// [`exp_nonpositive`], then acc += Σ qᵢ yᵢ xᵢ in row order (the same rounding as row-by-row updates).
 pub fn sample_pass(data: &Dataset, beta: &[f64], acc: &mut [f64]) -> SamplePass {
