@@ -2,7 +2,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/fingerprints.rs"));
 
-/// Files every stage kind depends on: the shared table, claim and figure-index code.
+/// Files every stage kind depends on: the shared table, claim, figure-index and parameter-spec code.
 const COMMON: &[&str] = &[
     "lib.rs",
     "error.rs",
@@ -10,6 +10,7 @@ const COMMON: &[&str] = &[
     "table.rs",
     "claims.rs",
     "artifacts.rs",
+    "params.rs",
 ];
 
 /// Digest of the source files under the given `src/`-relative prefixes (plus the common files) and of

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod error;
 pub mod fingerprint;
 pub mod mnist;
+pub mod params;
 pub mod report_stage;
 pub mod runs;
 pub mod sec3;

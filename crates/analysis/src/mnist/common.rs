@@ -2,73 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use pipeline::stage::{ParamSpec, ParamType};
+pub use crate::params::{choice, float, int, int_vec, string};
 
 use crate::error::AnalysisError;
 
 /// Report section of every MNIST figure and claim.
 pub const SECTION: &str = "mnist";
-
-/// A float parameter with a default.
-pub fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::Float {
-            min: None,
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
-}
-
-/// A non-negative integer parameter with a default.
-pub fn int(name: &'static str, default: i64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::Int {
-            min: Some(0),
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
-}
-
-/// A string parameter restricted to `choices`, with a default.
-pub fn choice(
-    name: &'static str,
-    choices: &[&'static str],
-    default: &str,
-    doc: &'static str,
-) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::Str {
-            choices: Some(choices.to_vec()),
-        },
-        doc,
-    )
-    .with_default(default)
-}
-
-/// A free string parameter with a default.
-pub fn string(name: &'static str, default: &str, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::Str { choices: None }, doc).with_default(default)
-}
-
-/// A list of non-negative integers with a default.
-pub fn int_vec(name: &'static str, default: Vec<i64>, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::IntVec {
-            min: Some(0),
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
-}
 
 /// The MNIST directory: `dir` as given when it exists (relative to the working directory, which is
 /// the repository root for the binary), else relative to the repository root of this build (so tests

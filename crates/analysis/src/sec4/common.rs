@@ -2,9 +2,9 @@
 //! trajectories, the running mean ĉ recovered from a discrete β, cosines, and small figure helpers.
 
 use numerics::theory::l2::{COdeOptions, CSolution, L2Config, Switch, solve_c_ode};
-use pipeline::stage::{ParamSpec, ParamType};
 
 use crate::error::AnalysisError;
+pub use crate::params::{float, float_vec, int};
 use crate::runs::output::{LoadedRun, Row, dominant, load_run};
 use pipeline::stage::TaskContext;
 
@@ -185,44 +185,6 @@ pub fn load_runs_with_mu(
 /// An optional number for claim texts: the value with `digits` decimals, or "none".
 pub fn fmt_opt(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "none".to_string(), |v| format!("{v:.digits$}"))
-}
-
-/// Schema helpers.
-pub fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::Float {
-            min: None,
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
-}
-
-pub fn float_vec(name: &'static str, default: Vec<f64>, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::FloatVec {
-            len: None,
-            min: None,
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
-}
-
-pub fn int(name: &'static str, default: i64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(
-        name,
-        ParamType::Int {
-            min: Some(0),
-            max: None,
-        },
-        doc,
-    )
-    .with_default(default)
 }
 
 /// β_j/‖β‖ points of coordinate j against τ.
