@@ -582,10 +582,11 @@ pub fn run(
         records = scheduler.records.into_inner().expect("records lock");
         // Durability before the stamps that let later runs trust these objects without hashing.
         let unsynced = scheduler.unsynced.into_inner().expect("unsynced lock");
-        unsynced
-            .par_iter()
-            .try_for_each(|id| store.sync(&plan.tasks()[*id].key))?;
-        store.sync_objects()?;
+        let keys: Vec<&str> = unsynced
+            .iter()
+            .map(|id| plan.tasks()[*id].key.as_str())
+            .collect();
+        store.sync_batch(&keys)?;
     }
     let stamps = stamps.into_inner().expect("stamps lock");
     if stamps_dirty || !execute.is_empty() {
