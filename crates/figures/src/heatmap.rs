@@ -92,7 +92,9 @@ pub struct Heatmap {
     pub y_scale: Scale,
     /// The matrix and how to colour it.
     pub cells: HeatmapCells,
-    /// Overlaid curves (e.g. regime boundaries); palette slot 6 is black.
+    /// Overlaid curves (e.g. regime boundaries); palette slot 6 is black. Points on the outermost
+    /// cell edges count as inside even when they round a few ulps past them (so a caller may place
+    /// an end at "first centre − half a spacing"); points truly outside are clipped.
     pub curves: Vec<Series>,
     /// Vertical reference lines (e.g. α = α_c).
     pub vlines: Vec<RefLine>,
@@ -147,6 +149,56 @@ fn edges(what: &'static str, centres: &[f64], scale: Scale) -> Result<Vec<f64>, 
     out.extend(t.windows(2).map(|w| (w[0] + w[1]) / 2.0));
     out.push(t[t.len() - 1] + (t[t.len() - 1] - t[t.len() - 2]) / 2.0);
     Ok(out)
+}
+
+/// The plotted rectangle in axis space, from the outermost cell edges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bounds {
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Bounds {
+    /// Slack for overlays computed by callers as "centre ± half a spacing": their float rounding
+    /// differs from [`edges`] by a few ulps, and such a point must count as on the edge, not
+    /// outside. A billionth of the span (plus a few ulps of the magnitude, for narrow axes far
+    /// from zero) is far below a pixel yet far above rounding error.
+    fn slack((lo, hi): (f64, f64)) -> f64 {
+        1e-9 * (hi - lo) + 8.0 * f64::EPSILON * lo.abs().max(hi.abs())
+    }
+
+    /// The point clamped onto the rectangle if it lies inside or on its edge (within rounding);
+    /// `None` if it is truly outside, so that overlays never draw over the axes.
+    fn snap(&self, (a, b): (f64, f64)) -> Option<(f64, f64)> {
+        let clamp = |v: f64, (lo, hi): (f64, f64)| {
+            let slack = Self::slack((lo, hi));
+            (v >= lo - slack && v <= hi + slack).then(|| v.clamp(lo, hi))
+        };
+        Some((clamp(a, self.x)?, clamp(b, self.y)?))
+    }
+}
+
+/// A curve (data units) cut into the runs that lie inside `bounds`, in axis space; a point
+/// outside the plot (or not placeable on a log axis) ends a run. Runs of one point are dropped.
+fn curve_runs(
+    points: &[(f64, f64)],
+    x_scale: Scale,
+    y_scale: Scale,
+    bounds: Bounds,
+) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for &(px, py) in points {
+        let placed = x_scale
+            .forward(px)
+            .zip(y_scale.forward(py))
+            .and_then(|point| bounds.snap(point));
+        match (placed, runs.last_mut()) {
+            (Some(point), Some(run)) => run.push(point),
+            _ => runs.push(Vec::new()),
+        }
+    }
+    runs.retain(|run| run.len() >= 2);
+    runs
 }
 
 fn class_color(class: &Class) -> RGBColor {
@@ -391,22 +443,14 @@ impl Draw for Heatmap {
         }
         chart.draw_series(cells).map_err(draw_err)?;
 
-        let inside = |(px, py): (f64, f64)| px >= xlo && px <= xhi && py >= ylo && py <= yhi;
+        let bounds = Bounds {
+            x: (xlo, xhi),
+            y: (ylo, yhi),
+        };
         for curve in &self.curves {
             let color = palette(curve.style.color_index);
             let style = ShapeStyle::from(color).stroke_width(curve.style.width.max(1));
-            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-            for &(px, py) in &curve.points {
-                match (self.x_scale.forward(px), self.y_scale.forward(py)) {
-                    (Some(a), Some(b)) if inside((a, b)) => {
-                        if let Some(run) = runs.last_mut() {
-                            run.push((a, b));
-                        }
-                    }
-                    _ => runs.push(Vec::new()),
-                }
-            }
-            for run in runs.into_iter().filter(|r| r.len() >= 2) {
+            for run in curve_runs(&curve.points, self.x_scale, self.y_scale, bounds) {
                 if curve.style.dashed {
                     chart.draw_series(DashedLineSeries::new(run, 12, 7, style))
                 } else {
@@ -426,9 +470,9 @@ impl Draw for Heatmap {
                 } else {
                     ((xlo, at), (xhi, at))
                 };
-                if !inside(from) || !inside(to) {
+                let (Some(from), Some(to)) = (bounds.snap(from), bounds.snap(to)) else {
                     continue;
-                }
+                };
                 let color = line.color_index.map_or(REF_GRAY, palette);
                 let style = ShapeStyle::from(color).stroke_width(2);
                 chart
@@ -456,13 +500,14 @@ impl Draw for Heatmap {
         for set in &self.markers {
             let color = set.color_index.map_or(RGBColor(0, 0, 0), palette);
             for &(px, py) in &set.points {
-                let (Some(a), Some(b)) = (self.x_scale.forward(px), self.y_scale.forward(py))
+                let Some((a, b)) = self
+                    .x_scale
+                    .forward(px)
+                    .zip(self.y_scale.forward(py))
+                    .and_then(|point| bounds.snap(point))
                 else {
                     continue;
                 };
-                if !inside((a, b)) {
-                    continue;
-                }
                 let abs = chart.backend_coord(&(a, b));
                 draw_marker(
                     &plot_area,
@@ -500,5 +545,94 @@ mod tests {
         assert_eq!(e, vec![-0.5, 0.5, 1.5, 2.5]);
         assert!(edges("x", &[1.0, 1.0], Scale::Linear).is_err());
         assert!(edges("x", &[0.0, 1.0], Scale::Log10).is_err());
+    }
+
+    /// The full-profile §3 phase grid: 41 ratios from 0.05 in steps of 0.0725, as written in
+    /// pipeline.toml (decimal literals, so the spacings differ in the last bits).
+    fn phase_ratios() -> Vec<f64> {
+        (0..41)
+            .map(|k| {
+                format!("{:.4}", 0.05 + 0.0725 * f64::from(k))
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn bounds_of(x: &[f64], y: &[f64], x_scale: Scale, y_scale: Scale) -> Bounds {
+        let x_edges = edges("x", x, x_scale).unwrap();
+        let y_edges = edges("y", y, y_scale).unwrap();
+        Bounds {
+            x: (x_edges[0], x_edges[x_edges.len() - 1]),
+            y: (y_edges[0], y_edges[y_edges.len() - 1]),
+        }
+    }
+
+    #[test]
+    fn curve_on_the_outer_cell_edge_is_drawn() {
+        let ratios = phase_ratios();
+        let bounds = bounds_of(&ratios, &ratios, Scale::Linear, Scale::Linear);
+        // A caller's own "first/last centre ∓ half the mean spacing": the same edge in exact
+        // arithmetic, but the left one rounds below `edges`' value.
+        let spacing = (ratios[40] - ratios[0]) / 40.0;
+        let (lo, hi) = (ratios[0] - 0.5 * spacing, ratios[40] + 0.5 * spacing);
+        assert!(lo < bounds.x.0, "the rounding this test is about");
+        let runs = curve_runs(
+            &[(lo, 1.0), (hi, 1.0)],
+            Scale::Linear,
+            Scale::Linear,
+            bounds,
+        );
+        assert_eq!(
+            runs,
+            vec![vec![(bounds.x.0, 1.0), (hi.min(bounds.x.1), 1.0)]]
+        );
+        // Along the bottom and top edges, corner to corner.
+        let corners = [(lo, lo), (hi, lo), (hi, hi), (lo, hi)];
+        let runs = curve_runs(&corners, Scale::Linear, Scale::Linear, bounds);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].len(), 4);
+    }
+
+    #[test]
+    fn curve_on_a_log_edge_is_drawn_but_points_outside_are_clipped() {
+        // Doubling step sizes across, decades up; the outer edges in data units as a caller
+        // would place them (the geometric half-step c₀/√(c₁/c₀)) round just outside `edges`'
+        // values on the left and at the top.
+        let (x, y) = ([0.5, 1.0, 2.0, 4.0], [2e-3, 2e-2, 2e-1]);
+        let bounds = bounds_of(&x, &y, Scale::Log10, Scale::Log10);
+        let (left, right) = (x[0] / (x[1] / x[0]).sqrt(), x[3] * (x[3] / x[2]).sqrt());
+        let (bottom, top) = (y[0] / (y[1] / y[0]).sqrt(), y[2] * (y[2] / y[1]).sqrt());
+        assert!(left.log10() < bounds.x.0 || top.log10() > bounds.y.1);
+        let runs = curve_runs(
+            &[(left, bottom), (right, top)],
+            Scale::Log10,
+            Scale::Log10,
+            bounds,
+        );
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let expected = [(bounds.x.0, bounds.y.0), (bounds.x.1, bounds.y.1)];
+        for (got, want) in runs[0].iter().zip(expected) {
+            // Snapped onto the edge, so within the slack of the exact edge value.
+            assert!((got.0 - want.0).abs() < 1e-12 && (got.1 - want.1).abs() < 1e-12);
+        }
+        // One part in a million of the span outside is a real miss, not rounding: it ends the run.
+        let outside = 10f64.powf(bounds.x.1 + 4e-6);
+        let runs = curve_runs(
+            &[
+                (1.0, 0.02),
+                (2.0, 0.02),
+                (outside, 0.02),
+                (2.0, 0.2),
+                (1.0, 0.2),
+            ],
+            Scale::Log10,
+            Scale::Log10,
+            bounds,
+        );
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+        assert_eq!(bounds.snap((bounds.x.1 + 4e-6, -1.0)), None);
+        assert_eq!(bounds.snap((0.0, bounds.y.0 - 4e-6)), None);
     }
 }

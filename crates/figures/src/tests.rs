@@ -418,3 +418,39 @@ fn image_grid_renders_labels_and_checks_shapes() {
     let error = render_image_grid(&grid, &dir.path().join("bad")).unwrap_err();
     assert!(matches!(error, FigureError::Dimension { .. }), "{error}");
 }
+
+#[test]
+fn heatmap_draws_a_boundary_on_the_outer_cell_edge() {
+    // The §3 phase grid: 41 ratios from 0.05 in steps of 0.0725, as decimal literals.
+    let ratios: Vec<f64> = (0..41)
+        .map(|k| {
+            format!("{:.4}", 0.05 + 0.0725 * f64::from(k))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let spacing = (ratios[40] - ratios[0]) / 40.0;
+    let (lo, hi) = (ratios[0] - 0.5 * spacing, ratios[40] + 0.5 * spacing);
+    let mut figure = phase_diagram();
+    figure.x.clone_from(&ratios);
+    figure.y.clone_from(&ratios);
+    figure.cells = HeatmapCells::Categorical {
+        values: vec![vec![0; 41]; 41],
+        classes: Vec::new(),
+    };
+    figure.vlines.clear();
+    figure.markers.clear();
+    // A solid curve in a colour nothing else in this figure uses, unnamed so no legend swatch
+    // (itself a polyline) can stand in for it.
+    let color = palette(2);
+    figure.curves = vec![Series::new("", vec![(lo, 1.0), (hi, 1.0)], 2)];
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = render_heatmap(&figure, &dir.path().join("edge")).unwrap();
+    let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+    let svg = svg_text(&rendered);
+    assert!(
+        svg.lines()
+            .any(|line| line.contains("<polyline") && line.contains(&stroke)),
+        "no {stroke} polyline in the svg"
+    );
+}
