@@ -81,6 +81,13 @@ pub fn render(model: &ReportModel) -> Result<String, ReportError> {
         run_info: model.run_info.as_ref().map(run_info_view),
     };
     let mut tera = tera::Tera::new();
+    tera.register_filter(
+        "breakable_id",
+        |id: &str, kwargs: tera::Kwargs, _: &tera::State| -> tera::TeraResult<tera::Value> {
+            let after = kwargs.get::<&str>("after")?.unwrap_or(".");
+            Ok(tera::Value::safe_string(&breakable_id(id, after)))
+        },
+    );
     tera.add_raw_templates(TEMPLATES.iter().copied())?;
     let context = tera::Context::from_serialize(&view)?;
     Ok(tera.render("base.html", &context)?)
@@ -139,6 +146,40 @@ pub fn strip_run_info(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Markup for an id that lets a narrow column wrap it only after one of the characters in
+/// `after`, e.g. a claim id `mnist.cnn.weak_early.sam-linf` only after its dots: every segment
+/// ending in such a character is an inline block, kept whole unless it alone is wider than the
+/// column, with a `<wbr>` between segments. A plain `overflow-wrap: anywhere` split ids mid-token,
+/// and even `break-word` splits them at hyphens. The text is escaped here because the filter's
+/// output is marked safe; the page text (and so copy, paste and find) is the id unchanged.
+fn breakable_id(id: &str, after: &str) -> String {
+    let mut out = String::with_capacity(id.len() * 2 + 32);
+    let mut segments = id.split_inclusive(|c| after.contains(c)).peekable();
+    while let Some(segment) = segments.next() {
+        out.push_str("<span class=\"seg\">");
+        escape_html_into(segment, &mut out);
+        out.push_str("</span>");
+        if segments.peek().is_some() {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
+/// The five characters HTML text and attribute values need escaped, as tera's autoescape does.
+fn escape_html_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
 }
 
 /// Width over height from which a figure is laid out alone on its row: two such figures side by
@@ -301,20 +342,7 @@ mod tests {
         let claims = html.find("id=\"claims\"").unwrap();
         let first_section = html.find("<section class=\"paper-section\"").unwrap();
         assert!(claims < ledger && ledger < first_section);
-        let text_only: String = {
-            let mut out = String::new();
-            let mut in_tag = false;
-            for c in html.chars() {
-                match c {
-                    '<' => in_tag = true,
-                    '>' => in_tag = false,
-                    _ if !in_tag => out.push(c),
-                    _ => {}
-                }
-            }
-            out
-        };
-        assert!(text_only.contains("claims: 3 passed, 1 failed"));
+        assert!(text_of(&html).contains("claims: 3 passed, 1 failed"));
         assert_eq!(html.matches("<tr id=\"claim-").count(), 4);
         assert_eq!(html.matches("class=\"verdict pass\">✓ PASS").count(), 3);
         assert_eq!(html.matches("class=\"verdict fail\">✗ FAIL").count(), 1);
@@ -338,7 +366,7 @@ mod tests {
         assert_eq!(unique.len(), ids.len(), "duplicate ids in {ids:?}");
         // A claim with a figure links the figure; one without links its section.
         assert!(html.contains("<a href=\"#fig-linf-regimes\">"));
-        assert!(html.contains("<a href=\"#flows\">§ flows</a>"));
+        assert!(html.contains("<a href=\"#flows\">§ <span class=\"seg\">flows</span></a>"));
     }
 
     #[test]
@@ -575,5 +603,225 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             render(&model).unwrap()
         );
+    }
+
+    /// Text of `html` with its tags removed (entities left as written).
+    fn text_of(html: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                _ if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A CSS rule: its selector list and its declarations.
+    type Rule = (String, String);
+
+    /// The page's style sheet split into (selector list, declarations) rules: those outside any
+    /// at-rule, and those inside `@media print`. Comments are dropped; `@page` counts as a rule.
+    fn style_rules(html: &str) -> (Vec<Rule>, Vec<Rule>) {
+        let start = html.find("<style>").expect("style") + "<style>".len();
+        let mut css = html[start..html.find("</style>").expect("style end")].to_owned();
+        while let Some(open) = css.find("/*") {
+            let close = open + css[open..].find("*/").expect("comment closed") + 2;
+            css.replace_range(open..close, "");
+        }
+        let (mut screen, mut print) = (Vec::new(), Vec::new());
+        let mut media: Option<String> = None;
+        let mut rest = css.as_str();
+        while let Some(open) = rest.find('{') {
+            let selector = rest[..open].trim().to_owned();
+            if selector.starts_with("@media") {
+                media = Some(selector);
+                rest = &rest[open + 1..];
+                continue;
+            }
+            let close = open + rest[open..].find('}').expect("rule closed");
+            let rule = (selector, rest[open + 1..close].trim().to_owned());
+            match media.as_deref() {
+                None => screen.push(rule),
+                Some("@media print") => print.push(rule),
+                Some(_) => {}
+            }
+            rest = &rest[close + 1..];
+            // A second `}` right after a rule closes the enclosing @media block.
+            if let Some(after) = rest.trim_start().strip_prefix('}') {
+                media = None;
+                rest = after;
+            }
+        }
+        (screen, print)
+    }
+
+    /// Declarations of every rule whose selector list contains `selector`, in order.
+    fn declarations<'a>(rules: &'a [Rule], selector: &str) -> Vec<&'a str> {
+        rules
+            .iter()
+            .filter(|(list, _)| list.split(',').any(|s| s.trim() == selector))
+            .map(|(_, body)| body.as_str())
+            .collect()
+    }
+
+    /// The last value a rule for `selector` gives `property` (later rules win, as in CSS).
+    fn property<'a>(rules: &'a [Rule], selector: &str, property: &str) -> Option<&'a str> {
+        declarations(rules, selector)
+            .into_iter()
+            .flat_map(|body| body.split(';'))
+            .filter_map(|declaration| declaration.split_once(':'))
+            .filter(|(name, _)| name.trim() == property)
+            .map(|(_, value)| value.trim())
+            .next_back()
+    }
+
+    #[test]
+    fn style_rules_parse_screen_and_print() {
+        let html = "<style>a { color: red; }\n/* x { } */@media print {\n  @page { margin: 1cm; }\n  a, b { color: blue; }\n}\n@media (max-width: 1px) { a { color: green; } }\nc { d: e; }</style>";
+        let (screen, print) = style_rules(html);
+        assert_eq!(property(&screen, "a", "color"), Some("red"));
+        assert_eq!(property(&screen, "c", "d"), Some("e"));
+        assert_eq!(property(&print, "b", "color"), Some("blue"));
+        assert_eq!(property(&print, "@page", "margin"), Some("1cm"));
+        assert_eq!(screen.len() + print.len(), 4, "{screen:?} {print:?}");
+    }
+
+    #[test]
+    fn ids_wrap_only_after_their_separators_and_stay_escaped() {
+        assert_eq!(
+            breakable_id("mnist.cnn.weak_early.sam-linf", "."),
+            "<span class=\"seg\">mnist.</span><wbr><span class=\"seg\">cnn.</span><wbr>\
+             <span class=\"seg\">weak_early.</span><wbr><span class=\"seg\">sam-linf</span>"
+        );
+        assert_eq!(
+            breakable_id("s4_flows-mu", "_-"),
+            "<span class=\"seg\">s4_</span><wbr><span class=\"seg\">flows-</span><wbr>\
+             <span class=\"seg\">mu</span>"
+        );
+        assert_eq!(
+            breakable_id("plain", "."),
+            "<span class=\"seg\">plain</span>"
+        );
+        // Validated ids cannot hold these, but the filter marks its output safe, so it escapes.
+        assert_eq!(
+            breakable_id("<b>.\"x'&", "."),
+            "<span class=\"seg\">&lt;b&gt;.</span><wbr><span class=\"seg\">&quot;x&#39;&amp;</span>"
+        );
+
+        let model = sample_model();
+        let html = render(&model).unwrap();
+        assert!(html.contains(
+            "<td class=\"id\"><span class=\"seg\">cor3.</span><wbr><span class=\"seg\">5.</span><wbr>\
+             <span class=\"seg\">winner.</span><wbr><span class=\"seg\">L3</span></td>"
+        ));
+        assert!(html.contains(
+            "↓ <span class=\"seg\">fig-</span><wbr><span class=\"seg\">linf-</span><wbr>\
+             <span class=\"seg\">regimes</span></a>"
+        ));
+        // The visible text of each id cell is the id itself: copy, paste and find still work.
+        let cells: Vec<String> = html
+            .match_indices("<td class=\"id\">")
+            .map(|(at, tag)| {
+                let rest = &html[at + tag.len()..];
+                text_of(&rest[..rest.find("</td>").unwrap()])
+            })
+            .collect();
+        let ids: Vec<&str> = model.claims.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(cells, ids);
+        // Segments are kept whole by layout, not split anywhere by the old catch-all.
+        let (screen, _) = style_rules(&html);
+        assert_eq!(
+            property(&screen, "table.ledger td.id .seg", "display"),
+            Some("inline-block")
+        );
+        assert_eq!(
+            property(&screen, "table.ledger td.link .seg", "display"),
+            Some("inline-block")
+        );
+        assert_eq!(
+            property(&screen, "table.ledger td.id", "overflow-wrap"),
+            None
+        );
+    }
+
+    #[test]
+    fn ledger_column_widths_add_up_on_screen_and_in_print() {
+        let html = render(&sample_model()).unwrap();
+        let (screen, print) = style_rules(&html);
+        let table = &html[html.find("<table class=\"ledger\">").unwrap()..];
+        let head = &table[table.find("<thead>").unwrap()..table.find("</thead>").unwrap()];
+        let columns: Vec<&str> = attribute_values(head, "class");
+        assert_eq!(columns.len(), 6, "{columns:?}");
+        for rules in [&screen, &print] {
+            let total: f64 = columns
+                .iter()
+                .map(|column| {
+                    let width = property(rules, &format!("table.ledger th.{column}"), "width")
+                        .unwrap_or_else(|| panic!("no width for {column}"));
+                    width.strip_suffix('%').unwrap().parse::<f64>().unwrap()
+                })
+                .sum();
+            assert!((total - 100.0).abs() < 1e-9, "widths sum to {total}%");
+        }
+    }
+
+    #[test]
+    fn print_drops_interactive_parts_and_keeps_figures_rows_and_headings_together() {
+        let (_, print) = style_rules(&render(&sample_model()).unwrap());
+        // Collapsed <details> printed as a lone summary line (and once as a page of its own).
+        for hidden in ["nav.toc", ".back", "details", "figcaption .png"] {
+            assert_eq!(
+                property(&print, hidden, "display"),
+                Some("none"),
+                "{hidden}"
+            );
+        }
+        assert_eq!(property(&print, "figure", "break-inside"), Some("avoid"));
+        assert_eq!(property(&print, "tr", "break-inside"), Some("avoid"));
+        assert_eq!(property(&print, "h2", "break-after"), Some("avoid"));
+        // A "Full tables:" line must not end a page with its list on the next.
+        assert_eq!(
+            property(&print, ".downloads", "break-inside"),
+            Some("avoid")
+        );
+        assert_eq!(
+            property(&print, "section.paper-section", "break-before"),
+            Some("page")
+        );
+        // A figure taller than what is left under a section heading must shrink, not split.
+        let cap = property(&print, "figure svg", "max-height").expect("figure height cap");
+        let millimetres: f64 = cap.strip_suffix("mm").unwrap().parse().unwrap();
+        // A Letter page is 279 mm tall; minus margins, a heading, the paper statement and a lede
+        // about 190 mm remain, and the caption needs its lines too.
+        assert!(millimetres <= 160.0, "{cap}");
+    }
+
+    #[test]
+    fn print_never_relies_on_background_graphics() {
+        // Print dialogs drop backgrounds by default, so white text on a coloured badge vanishes.
+        let (screen, print) = style_rules(&render(&sample_model()).unwrap());
+        let light = |value: &str| matches!(value, "#fff" | "#ffffff" | "white");
+        let mut checked = 0;
+        for (selectors, _) in &screen {
+            for selector in selectors.split(',').map(str::trim) {
+                if property(&screen, selector, "color").is_some_and(light) {
+                    checked += 1;
+                    let color = property(&print, selector, "color");
+                    assert!(
+                        color.is_some_and(|c| !light(c)),
+                        "{selector} prints white text: {color:?}"
+                    );
+                }
+            }
+        }
+        assert!(checked >= 1, "the FAIL badge is white on red on screen");
+        // Failed rows are tinted on screen; on paper an ink rule marks them.
+        assert!(property(&screen, "table.ledger tr.fail td", "background").is_some());
+        let rule = property(&print, "table.ledger tr.fail td:first-child", "border-left");
+        assert!(rule.is_some_and(|r| r.contains("solid")), "{rule:?}");
     }
 }
