@@ -5,30 +5,26 @@
 use std::collections::BTreeMap;
 
 use figures::{
-    Band, Colormap, GridImage, ImageGrid, LegendPosition, LineChart, PanelGrid, RefLine, Scale,
-    Series, render_image_grid, render_line_chart, render_panel_grid,
+    Band, Colormap, ImageGrid, LegendPosition, LineChart, PanelGrid, RefLine, Scale, Series,
+    render_image_grid, render_line_chart, render_panel_grid,
 };
 use pipeline::stage::{InputArtifact, ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
 
-use crate::artifacts::{FigureRecord, figure_stem, write_figures};
+use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::mnist::cnn::{GRADCAM_FILE, KIND, PANEL_IMAGES_FILE};
-use crate::mnist::common::{SECTION, figure_error, float, int, read_f32, spread};
+use crate::mnist::common::{SECTION, float, int, read_f32, spread};
+use crate::mnist::report_common::{
+    OPTIMIZERS, PIXELS, load_training_runs, pixel_image, render_figure, widen,
+};
 use crate::table::{Columns, f64_column, read_input, str_column, write_and_publish};
 
 const FIG_GRID: &str = "mnist_gradcam_grid";
 const FIG_SHARE: &str = "mnist_weak_share";
 const FIG_CURVES: &str = "mnist_loss_accuracy";
 const FIG_INIT: &str = "mnist_share_vs_init";
-const PIXELS: usize = 784;
-/// Display order and colours of the optimizers.
-const OPTIMIZERS: [(&str, &str, usize); 3] = [
-    ("gd", "GD", 0),
-    ("sam-l2", "ℓ2-SAM", 1),
-    ("sam-linf", "ℓ∞-SAM", 2),
-];
 
 #[derive(Debug, Clone, Deserialize)]
 struct Params {
@@ -150,7 +146,14 @@ impl StageKind for CnnReport {
         "mnist.cnn_report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["mnist/cnn_report.rs", "mnist/common.rs"], ["figures"])
+        crate::fingerprint!(
+            [
+                "mnist/cnn_report.rs",
+                "mnist/common.rs",
+                "mnist/report_common.rs"
+            ],
+            ["figures"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -178,17 +181,7 @@ impl StageKind for CnnReport {
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;
-        let runs: Vec<Run> = ctx
-            .inputs
-            .iter()
-            .filter(|input| input.kind == KIND)
-            .map(Run::load)
-            .collect::<Result<_, _>>()?;
-        if runs.is_empty() {
-            return Err(
-                AnalysisError::invalid("mnist.cnn_report needs mnist.cnn_train inputs").into(),
-            );
-        }
+        let runs = load_training_runs(ctx, self.name(), KIND, Run::load)?;
         let reference = runs
             .iter()
             .map(|r| r.init_scale)
@@ -226,34 +219,24 @@ impl StageKind for CnnReport {
             for image in 0..params.grid_images.min(panel) {
                 grid.row_labels
                     .push(format!("{label}, digit {}", digit_label(run, image)));
-                let underlay: Vec<f64> = run.images[image * PIXELS..(image + 1) * PIXELS]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect();
+                let underlay = widen(&run.images[image * PIXELS..(image + 1) * PIXELS]);
                 for c in 0..grid.col_labels.len() {
                     let start = (c * panel + image) * PIXELS;
-                    grid.images.push(GridImage {
-                        width: 28,
-                        height: 28,
-                        values: run.maps[start..start + PIXELS]
-                            .iter()
-                            .map(|&v| f64::from(v))
-                            .collect(),
-                        underlay: Some(underlay.clone()),
-                    });
+                    grid.images.push(pixel_image(
+                        widen(&run.maps[start..start + PIXELS]),
+                        Some(underlay.clone()),
+                    ));
                 }
             }
         }
         grid.width = (180 * grid.col_labels.len() as u32 + 420).max(900);
-        render_image_grid(&grid, &figure_stem(out, FIG_GRID)?).map_err(figure_error)?;
-        figures.push(FigureRecord {
-            id: FIG_GRID.into(),
-            section: SECTION.into(),
-            caption:
-                "Grad-CAM maps (inferno, normalised to their peak) over the test digit, for the \
-                      same panel digits at each checkpoint, trained with GD, ℓ2-SAM and ℓ∞-SAM."
-                    .into(),
-        });
+        figures.push(render_figure(
+            out,
+            FIG_GRID,
+            "Grad-CAM maps (inferno, normalised to their peak) over the test digit, for the same \
+             panel digits at each checkpoint, trained with GD, ℓ2-SAM and ℓ∞-SAM.",
+            |stem| render_image_grid(&grid, stem),
+        )?);
 
         // Weak share over training with spread over seeds.
         let chance = spread(&runs.iter().map(|r| r.chance).collect::<Vec<_>>()).0;
@@ -305,15 +288,13 @@ impl StageKind for CnnReport {
                 });
             }
         }
-        render_line_chart(&share_chart, &figure_stem(out, FIG_SHARE)?).map_err(figure_error)?;
-        figures.push(FigureRecord {
-            id: FIG_SHARE.into(),
-            section: SECTION.into(),
-            caption:
-                "Share of Grad-CAM mass on weak pixels over training (panel mean; line = mean \
-                      over seeds, band = min–max); dashed: a uniform map."
-                    .into(),
-        });
+        figures.push(render_figure(
+            out,
+            FIG_SHARE,
+            "Share of Grad-CAM mass on weak pixels over training (panel mean; line = mean over \
+             seeds, band = min–max); dashed: a uniform map.",
+            |stem| render_line_chart(&share_chart, stem),
+        )?);
         let curves = PanelGrid {
             title: format!("CNN on MNIST, init scale {reference}"),
             rows: 1,
@@ -321,12 +302,12 @@ impl StageKind for CnnReport {
             panels: vec![loss_chart, acc_chart],
             ..PanelGrid::default()
         };
-        render_panel_grid(&curves, &figure_stem(out, FIG_CURVES)?).map_err(figure_error)?;
-        figures.push(FigureRecord {
-            id: FIG_CURVES.into(),
-            section: SECTION.into(),
-            caption: "Training loss and test accuracy (mean over seeds, band min–max).".into(),
-        });
+        figures.push(render_figure(
+            out,
+            FIG_CURVES,
+            "Training loss and test accuracy (mean over seeds, band min–max).",
+            |stem| render_panel_grid(&curves, stem),
+        )?);
 
         // Share vs init scale (only when several scales were run).
         let scales: Vec<f64> = {
@@ -376,16 +357,16 @@ impl StageKind for CnnReport {
                     .series
                     .push(Series::new(label, points, color).with_markers());
             }
-            render_line_chart(&chart, &figure_stem(out, FIG_INIT)?).map_err(figure_error)?;
-            figures.push(FigureRecord {
-                id: FIG_INIT.into(),
-                section: SECTION.into(),
-                caption: format!(
+            figures.push(render_figure(
+                out,
+                FIG_INIT,
+                format!(
                     "Weak-pixel share of Grad-CAM mass at step {} against the init scale (mean over \
                      seeds, band min–max).",
                     params.early_step
                 ),
-            });
+                |stem| render_line_chart(&chart, stem),
+            )?);
         }
         write_figures(out, &figures)?;
         write_claims(out, &claims(&params, &groups, reference)?)?;

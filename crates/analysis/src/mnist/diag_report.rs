@@ -3,27 +3,24 @@
 //! `mnist.diag.*` claims, from the runs of `mnist.diag_train`.
 
 use figures::{
-    Colormap, GridImage, ImageGrid, LineChart, PanelGrid, RefLine, Scale, Series,
-    render_image_grid, render_panel_grid,
+    Colormap, ImageGrid, LineChart, PanelGrid, RefLine, Scale, Series, render_image_grid,
+    render_panel_grid,
 };
 use pipeline::stage::{InputArtifact, ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
 
-use crate::artifacts::{FigureRecord, figure_stem, write_figures};
+use crate::artifacts::{FigureRecord, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
-use crate::mnist::common::{SECTION, figure_error, float, int, read_f32};
+use crate::mnist::common::{SECTION, float, int, read_f32};
 use crate::mnist::diag::{BETA_FILE, KIND};
+use crate::mnist::report_common::{
+    OPTIMIZERS, PIXELS, load_training_runs, pixel_image, render_figure, widen,
+};
 use crate::table::{Columns, f64_column, read_input, str_column, write_and_publish};
 
 const FIG_SHARES: &str = "mnist_diag_shares";
 const FIG_MAPS: &str = "mnist_diag_beta_maps";
-const PIXELS: usize = 784;
-const OPTIMIZERS: [(&str, &str, usize); 3] = [
-    ("gd", "GD", 0),
-    ("sam-l2", "ℓ2-SAM", 1),
-    ("sam-linf", "ℓ∞-SAM", 2),
-];
 
 #[derive(Debug, Clone, Deserialize)]
 struct Params {
@@ -193,7 +190,14 @@ impl StageKind for DiagReport {
         "mnist.diag_report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["mnist/diag_report.rs", "mnist/common.rs"], ["figures"])
+        crate::fingerprint!(
+            [
+                "mnist/diag_report.rs",
+                "mnist/common.rs",
+                "mnist/report_common.rs"
+            ],
+            ["figures"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -222,17 +226,8 @@ impl StageKind for DiagReport {
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;
-        let mut runs: Vec<Run> = ctx
-            .inputs
-            .iter()
-            .filter(|input| input.kind == KIND)
-            .map(|input| Run::load(input, &params))
-            .collect::<Result<_, _>>()?;
-        if runs.is_empty() {
-            return Err(
-                AnalysisError::invalid("mnist.diag_report needs mnist.diag_train inputs").into(),
-            );
-        }
+        let mut runs =
+            load_training_runs(ctx, self.name(), KIND, |input| Run::load(input, &params))?;
         runs.sort_by_key(|r| (r.color(), r.seed));
         let out = ctx.out_dir;
         write_table(out, &runs)?;
@@ -289,13 +284,11 @@ impl StageKind for DiagReport {
             size: Some((1800, 1250)),
             ..PanelGrid::default()
         };
-        render_panel_grid(&grid, &figure_stem(out, FIG_SHARES)?).map_err(figure_error)?;
-        render_maps(out, &runs, params.map_columns)?;
-        let figures = vec![
-            FigureRecord {
-                id: FIG_SHARES.into(),
-                section: SECTION.into(),
-                caption: format!(
+        let figures = [
+            render_figure(
+                out,
+                FIG_SHARES,
+                format!(
                     "Diagonal network (L = 2) on the pixels of the binary task, rescaled time: share \
                      of Σβ on weak pixels (strength μ_j = |class-mean difference|/2 at most the \
                      {:.0}% quantile), on strong pixels (at least the {:.0}% quantile), and the \
@@ -303,15 +296,9 @@ impl StageKind for DiagReport {
                     100.0 * params.weak_quantile,
                     100.0 * params.strong_quantile
                 ),
-            },
-            FigureRecord {
-                id: FIG_MAPS.into(),
-                section: SECTION.into(),
-                caption: "β_j on the 28×28 pixel grid over rescaled time (each map divided by its \
-                          maximum; gray = pixels that are zero in every training image), next to \
-                          the feature strength μ_j."
-                    .into(),
-            },
+                |stem| render_panel_grid(&grid, stem),
+            )?,
+            render_maps(out, &runs, params.map_columns)?,
         ];
         write_figures(out, &figures)?;
         write_claims(out, &claims(&runs, params.tol))?;
@@ -319,7 +306,11 @@ impl StageKind for DiagReport {
     }
 }
 
-fn render_maps(out: &std::path::Path, runs: &[Run], columns: usize) -> Result<(), AnalysisError> {
+fn render_maps(
+    out: &std::path::Path,
+    runs: &[Run],
+    columns: usize,
+) -> Result<FigureRecord, AnalysisError> {
     // Columns: log-spaced logged records with τ > 0 of the first run (all runs share the grid).
     let reference = &runs[0];
     let positive: Vec<usize> = (0..reference.tau.len())
@@ -370,26 +361,21 @@ fn render_maps(out: &std::path::Path, runs: &[Run], columns: usize) -> Result<()
                 }
             })
             .collect();
-        grid.images.push(GridImage {
-            width: 28,
-            height: 28,
-            values: normalised(strength),
-            underlay: None,
-        });
+        grid.images.push(pixel_image(normalised(strength), None));
         for &i in &picks {
             let i = i.min(run.shares.len() - 1);
             let row = &run.beta[i * PIXELS..(i + 1) * PIXELS];
-            grid.images.push(GridImage {
-                width: 28,
-                height: 28,
-                values: normalised(row.iter().map(|&b| f64::from(b)).collect()),
-                underlay: None,
-            });
+            grid.images.push(pixel_image(normalised(widen(row)), None));
         }
     }
     grid.width = 180 * grid.col_labels.len() as u32 + 500;
-    render_image_grid(&grid, &figure_stem(out, FIG_MAPS)?).map_err(figure_error)?;
-    Ok(())
+    render_figure(
+        out,
+        FIG_MAPS,
+        "β_j on the 28×28 pixel grid over rescaled time (each map divided by its maximum; gray = \
+         pixels that are zero in every training image), next to the feature strength μ_j.",
+        |stem| render_image_grid(&grid, stem),
+    )
 }
 
 fn write_table(out: &std::path::Path, runs: &[Run]) -> Result<(), AnalysisError> {

@@ -6,6 +6,7 @@ pub mod cnn_report;
 pub mod common;
 pub mod diag;
 pub mod diag_report;
+pub mod report_common;
 
 use pipeline::stage::StageKind;
 
