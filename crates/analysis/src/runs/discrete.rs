@@ -6,8 +6,11 @@ use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext,
 use serde::Deserialize;
 
 use crate::error::AnalysisError;
-use crate::runs::output::{Row, RunSummary, write_run};
-use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, single_mu, task_dataset};
+use crate::runs::output::Row;
+use crate::runs::spec::{
+    ModelParams, log_times_spec, model_specs, non_negative_float, per_decade_spec, task_dataset,
+};
+use crate::runs::training::{RunEnd, write_training_run};
 
 /// The `train.discrete` kind.
 pub struct TrainDiscrete;
@@ -35,7 +38,8 @@ impl StageKind for TrainDiscrete {
                 "runs/discrete.rs",
                 "runs/spec.rs",
                 "runs/output.rs",
-                "runs/data.rs"
+                "runs/data.rs",
+                "runs/training.rs"
             ],
             ["numerics"]
         )
@@ -43,15 +47,7 @@ impl StageKind for TrainDiscrete {
     fn schema(&self) -> ParamSchema {
         let mut specs = model_specs();
         specs.extend([
-            ParamSpec::new(
-                "lr",
-                ParamType::Float {
-                    min: Some(0.0),
-                    max: None,
-                },
-                "step size η",
-            )
-            .sweepable(),
+            ParamSpec::new("lr", non_negative_float(), "step size η").sweepable(),
             ParamSpec::new(
                 "steps",
                 ParamType::Int {
@@ -64,24 +60,12 @@ impl StageKind for TrainDiscrete {
             .sweepable(),
             ParamSpec::new(
                 "t_end",
-                ParamType::Float {
-                    min: Some(0.0),
-                    max: None,
-                },
+                non_negative_float(),
                 "horizon in the run's clock: steps = round(t_end/η) (0: use steps)",
             )
             .with_default(0.0)
             .sweepable(),
-            ParamSpec::new(
-                "per_decade",
-                ParamType::Int {
-                    min: Some(0),
-                    max: Some(10_000),
-                },
-                "log k steps per decade (0: no geometric grid)",
-            )
-            .with_default(20)
-            .sweepable(),
+            per_decade_spec("log k steps per decade (0: no geometric grid)"),
             ParamSpec::new(
                 "log_steps",
                 ParamType::IntVec {
@@ -92,23 +76,13 @@ impl StageKind for TrainDiscrete {
             )
             .with_default(Vec::<u64>::new())
             .sweepable(),
-            ParamSpec::new(
+            log_times_spec(
                 "log_times",
-                ParamType::FloatVec {
-                    len: None,
-                    min: Some(0.0),
-                    max: None,
-                },
                 "extra times (in the run's clock) to log, rounded to steps t/η",
-            )
-            .with_default(Vec::<f64>::new())
-            .sweepable(),
+            ),
             ParamSpec::new(
                 "beta_cap",
-                ParamType::Float {
-                    min: Some(0.0),
-                    max: None,
-                },
+                non_negative_float(),
                 "stop when ‖β‖₂ exceeds this (0: never)",
             )
             .with_default(0.0)
@@ -142,7 +116,6 @@ impl StageKind for TrainDiscrete {
             },
         })
         .map_err(AnalysisError::from)?;
-        let alpha = p.model.alpha_for(data.d())?;
         let run = train(&data, network, &config).map_err(AnalysisError::from)?;
         let rows: Vec<Row> = run
             .records
@@ -155,36 +128,12 @@ impl StageKind for TrainDiscrete {
                 beta: r.beta.clone(),
             })
             .collect();
-        let mut summary = RunSummary {
-            kind: self.name().into(),
-            label: p.model.label.clone(),
-            group: p.model.group.clone(),
-            optimizer: p.model.optimizer.clone(),
-            clock: p.model.clock.clone(),
-            depth: p.model.depth,
-            rho: p.model.rho,
-            alpha,
-            n: data.n(),
-            d: data.d(),
-            mu: single_mu(&data),
+        let end = RunEnd {
             stop: run.stop.name().into(),
             steps: run.final_record.step,
-            final_time: 0.0,
-            final_tau: 0.0,
-            final_loss: 0.0,
-            final_beta: Vec::new(),
-            direction: Vec::new(),
-            argmax: 0,
-            l2_mm: None,
-            cos_l2_mm: None,
-            l1_mm: None,
-            cos_l1_mm: None,
             blowup_time: None,
         };
-        let (l2, l1) = max_margin_directions(&data);
-        let last = rows.last().expect("step 0 is always logged");
-        summary.finish(last, l2, l1);
-        write_run(ctx.out_dir, &rows, &summary)?;
+        write_training_run(ctx.out_dir, self.name(), &p.model, &data, end, &rows)?;
         Ok(())
     }
 }

@@ -2,12 +2,15 @@
 //! geometric time grid or at explicit times; a finite-time blow-up is recorded, not an error.
 
 use numerics::flow::{FlowConfig, FlowParams, FlowStatus, integrate_flow};
-use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, ParamSpec, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
 
 use crate::error::AnalysisError;
-use crate::runs::output::{Row, RunSummary, write_run};
-use crate::runs::spec::{ModelParams, max_margin_directions, model_specs, single_mu, task_dataset};
+use crate::runs::output::Row;
+use crate::runs::spec::{
+    ModelParams, log_times_spec, model_specs, non_negative_float, per_decade_spec, task_dataset,
+};
+use crate::runs::training::{RunEnd, write_training_run};
 
 /// The `train.flow` kind.
 pub struct TrainFlow;
@@ -51,16 +54,14 @@ impl StageKind for TrainFlow {
                 "runs/flow.rs",
                 "runs/spec.rs",
                 "runs/output.rs",
-                "runs/data.rs"
+                "runs/data.rs",
+                "runs/training.rs"
             ],
             ["numerics"]
         )
     }
     fn schema(&self) -> ParamSchema {
-        let positive = ParamType::Float {
-            min: Some(0.0),
-            max: None,
-        };
+        let positive = non_negative_float();
         let mut specs = model_specs();
         specs.extend([
             ParamSpec::new("t_end", positive.clone(), "end time in the run's clock").sweepable(),
@@ -71,27 +72,8 @@ impl StageKind for TrainFlow {
             )
             .with_default(1e-2)
             .sweepable(),
-            ParamSpec::new(
-                "per_decade",
-                ParamType::Int {
-                    min: Some(0),
-                    max: Some(10_000),
-                },
-                "geometric output points per decade (0: only explicit times)",
-            )
-            .with_default(20)
-            .sweepable(),
-            ParamSpec::new(
-                "times",
-                ParamType::FloatVec {
-                    len: None,
-                    min: Some(0.0),
-                    max: None,
-                },
-                "explicit output times",
-            )
-            .with_default(Vec::<f64>::new())
-            .sweepable(),
+            per_decade_spec("geometric output points per decade (0: only explicit times)"),
+            log_times_spec("times", "explicit output times"),
             ParamSpec::new("rtol", positive.clone(), "DOPRI5 relative tolerance")
                 .with_default(1e-9)
                 .sweepable(),
@@ -105,7 +87,6 @@ impl StageKind for TrainFlow {
         let p: FlowTaskParams = ctx.params()?;
         let data = task_dataset(ctx, &p.model.mu)?;
         let network = p.model.network(data.d())?;
-        let alpha = p.model.alpha_for(data.d())?;
         let mut params = FlowParams::new(
             p.model.optimizer()?,
             p.model.clock()?,
@@ -132,38 +113,12 @@ impl StageKind for TrainFlow {
             FlowStatus::BlowUp { t } => ("blow_up", Some(t)),
             FlowStatus::MaxSteps { .. } => ("max_steps", None),
         };
-        let mut summary = RunSummary {
-            kind: self.name().into(),
-            label: p.model.label.clone(),
-            group: p.model.group.clone(),
-            optimizer: p.model.optimizer.clone(),
-            clock: p.model.clock.clone(),
-            depth: p.model.depth,
-            rho: p.model.rho,
-            alpha,
-            n: data.n(),
-            d: data.d(),
-            mu: single_mu(&data),
+        let end = RunEnd {
             stop: stop.into(),
             steps: result.accepted_steps as u64,
-            final_time: 0.0,
-            final_tau: 0.0,
-            final_loss: 0.0,
-            final_beta: Vec::new(),
-            direction: Vec::new(),
-            argmax: 0,
-            l2_mm: None,
-            cos_l2_mm: None,
-            l1_mm: None,
-            cos_l1_mm: None,
             blowup_time,
         };
-        let (l2, l1) = max_margin_directions(&data);
-        let last = rows
-            .last()
-            .ok_or_else(|| AnalysisError::invalid("the flow produced no output"))?;
-        summary.finish(last, l2, l1);
-        write_run(ctx.out_dir, &rows, &summary)?;
+        write_training_run(ctx.out_dir, self.name(), &p.model, &data, end, &rows)?;
         Ok(())
     }
 }

@@ -28,6 +28,40 @@ fn float(min: Option<f64>) -> ParamType {
     ParamType::Float { min, max: None }
 }
 
+/// A float ≥ 0 with no upper bound (step sizes, horizons, tolerances, caps).
+pub fn non_negative_float() -> ParamType {
+    float(Some(0.0))
+}
+
+/// `per_decade`: points per decade of the run's geometric logging grid (0: none), 20 by default.
+pub fn per_decade_spec(doc: &'static str) -> ParamSpec {
+    ParamSpec::new(
+        "per_decade",
+        ParamType::Int {
+            min: Some(0),
+            max: Some(10_000),
+        },
+        doc,
+    )
+    .with_default(20)
+    .sweepable()
+}
+
+/// Explicit times ≥ 0 (in the run's clock) to log besides the geometric grid, none by default.
+pub fn log_times_spec(name: &'static str, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(
+        name,
+        ParamType::FloatVec {
+            len: None,
+            min: Some(0.0),
+            max: None,
+        },
+        doc,
+    )
+    .with_default(Vec::<f64>::new())
+    .sweepable()
+}
+
 /// Schema entries of [`ModelParams`].
 pub fn model_specs() -> Vec<ParamSpec> {
     let vector = ParamType::FloatVec {
