@@ -6,6 +6,10 @@
 //! Step control follows Hairer–Nørsett–Wanner (DOPRI5): error of the embedded 4th-order solution in the
 //! mixed rtol/atol RMS norm, factor 0.9·err^(−1/5) clamped to [0.2, 10]; output between steps uses the
 //! 4th-order continuous extension of the same stages (no extra RHS calls).
+//!
+//! The Dormand–Prince tableau lives only here: the crate-private `dopri_step` takes one step on a slice
+//! state and is also the step of the scalar ℓ2 C-ODE solver in [`crate::theory::l2`], which keeps its own
+//! step control.
 
 use crate::error::NumericsError;
 
@@ -160,16 +164,7 @@ where
         if last {
             h = t_end - t;
         }
-        take_stages(&mut f, t, h, &y, &mut k, &mut stage, &mut y_new);
-        for i in 0..n {
-            err[i] = h
-                * (E1 * k[0][i]
-                    + E3 * k[2][i]
-                    + E4 * k[3][i]
-                    + E5 * k[4][i]
-                    + E6 * k[5][i]
-                    + E7 * k[6][i]);
-        }
+        dopri_step(&mut f, t, h, &y, &mut k, &mut stage, &mut y_new, &mut err);
         let mut sum = 0.0;
         for i in 0..n {
             let scale = options.atol + options.rtol * y[i].abs().max(y_new[i].abs());
@@ -242,43 +237,76 @@ where
     Ok(solution)
 }
 
+/// One Dormand–Prince 5(4) step of y′ = f(t, y) from (t, y) with `k[0]` = f(t, y) already known: fills
+/// `k[1..7]` with the stages, `k[6]` = f(t + h, y_new) (first same as last: the next step's `k[0]`),
+/// `y_new` with the 5th-order solution and `err` with h Σ_i e_i k_i (5th minus embedded 4th order);
+/// `stage` is work space. All slices have the state's length. This is the only copy of the tableau:
+/// [`integrate`] (stages in `Vec`s) and the scalar C-ODE of [`crate::theory::l2`] (stages in `[f64; 1]`,
+/// so the loops fold to scalar code) both step through it and keep their own step control. Nothing is
+/// checked here; a non-finite stage propagates to `y_new` and `err` for the caller to judge.
 #[allow(clippy::too_many_arguments)]
-fn take_stages<F: FnMut(f64, &[f64], &mut [f64])>(
+pub(crate) fn dopri_step<F, S>(
     f: &mut F,
     t: f64,
     h: f64,
     y: &[f64],
-    k: &mut [Vec<f64>; 7],
+    k: &mut [S; 7],
     stage: &mut [f64],
     y_new: &mut [f64],
-) {
+    err: &mut [f64],
+) where
+    F: FnMut(f64, &[f64], &mut [f64]),
+    S: AsRef<[f64]> + AsMut<[f64]>,
+{
     let n = y.len();
     for i in 0..n {
-        stage[i] = y[i] + h * A21 * k[0][i];
+        stage[i] = y[i] + h * A21 * k[0].as_ref()[i];
     }
-    f(t + C2 * h, stage, &mut k[1]);
+    f(t + C2 * h, stage, k[1].as_mut());
     for i in 0..n {
-        stage[i] = y[i] + h * (A31 * k[0][i] + A32 * k[1][i]);
+        stage[i] = y[i] + h * (A31 * k[0].as_ref()[i] + A32 * k[1].as_ref()[i]);
     }
-    f(t + C3 * h, stage, &mut k[2]);
+    f(t + C3 * h, stage, k[2].as_mut());
     for i in 0..n {
-        stage[i] = y[i] + h * (A41 * k[0][i] + A42 * k[1][i] + A43 * k[2][i]);
+        stage[i] =
+            y[i] + h * (A41 * k[0].as_ref()[i] + A42 * k[1].as_ref()[i] + A43 * k[2].as_ref()[i]);
     }
-    f(t + C4 * h, stage, &mut k[3]);
-    for i in 0..n {
-        stage[i] = y[i] + h * (A51 * k[0][i] + A52 * k[1][i] + A53 * k[2][i] + A54 * k[3][i]);
-    }
-    f(t + C5 * h, stage, &mut k[4]);
+    f(t + C4 * h, stage, k[3].as_mut());
     for i in 0..n {
         stage[i] = y[i]
-            + h * (A61 * k[0][i] + A62 * k[1][i] + A63 * k[2][i] + A64 * k[3][i] + A65 * k[4][i]);
+            + h * (A51 * k[0].as_ref()[i]
+                + A52 * k[1].as_ref()[i]
+                + A53 * k[2].as_ref()[i]
+                + A54 * k[3].as_ref()[i]);
     }
-    f(t + h, stage, &mut k[5]);
+    f(t + C5 * h, stage, k[4].as_mut());
+    for i in 0..n {
+        stage[i] = y[i]
+            + h * (A61 * k[0].as_ref()[i]
+                + A62 * k[1].as_ref()[i]
+                + A63 * k[2].as_ref()[i]
+                + A64 * k[3].as_ref()[i]
+                + A65 * k[4].as_ref()[i]);
+    }
+    f(t + h, stage, k[5].as_mut());
     for i in 0..n {
         y_new[i] = y[i]
-            + h * (A71 * k[0][i] + A73 * k[2][i] + A74 * k[3][i] + A75 * k[4][i] + A76 * k[5][i]);
+            + h * (A71 * k[0].as_ref()[i]
+                + A73 * k[2].as_ref()[i]
+                + A74 * k[3].as_ref()[i]
+                + A75 * k[4].as_ref()[i]
+                + A76 * k[5].as_ref()[i]);
     }
-    f(t + h, y_new, &mut k[6]);
+    f(t + h, y_new, k[6].as_mut());
+    for (i, err) in err.iter_mut().enumerate() {
+        *err = h
+            * (E1 * k[0].as_ref()[i]
+                + E3 * k[2].as_ref()[i]
+                + E4 * k[3].as_ref()[i]
+                + E5 * k[4].as_ref()[i]
+                + E6 * k[5].as_ref()[i]
+                + E7 * k[6].as_ref()[i]);
+    }
 }
 
 /// Hairer's starting-step heuristic (HNW I, II.4): balance ‖y‖ against ‖f‖ and a second derivative.
@@ -476,6 +504,77 @@ mod tests {
             panic!("expected blow-up, got {:?}", sol.status)
         };
         assert!((t - 0.5).abs() < 1e-6, "blow-up at {t}");
+    }
+
+    #[test]
+    fn dopri_step_matches_quadrature_and_the_stability_polynomial() {
+        // For y′ = f(t) a step is a quadrature rule. Independent derivation: the 5th-order weights integrate
+        // polynomials of degree ≤ 4 exactly and the embedded 4th-order ones degree ≤ 3, so for f = t³ − 2t
+        // the error estimate vanishes, and for f = t⁴ it is h⁵ Σ_i e_i c_i⁴ = h⁵ · 71/270000 (exact
+        // rational arithmetic on the tableau). Values are O(1), so 1e−14 bounds the rounding.
+        let (t, h) = (0.3, 0.5);
+        let rhs = |s: f64, _: &[f64], dy: &mut [f64]| {
+            // Products rather than powi, whose rounding may differ between folded and run-time calls.
+            dy[0] = s * s * s * s;
+            dy[1] = s * s * s - 2.0 * s;
+        };
+        let y = [1.0, -0.5];
+        let mut k = [(); 7].map(|_| vec![0.0; 2]);
+        let mut f = rhs;
+        f(t, &y, &mut k[0]);
+        let (mut stage, mut y_new, mut err) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+        dopri_step(&mut f, t, h, &y, &mut k, &mut stage, &mut y_new, &mut err);
+        let quartic = ((t + h).powi(5) - t.powi(5)) / 5.0;
+        let cubic = |s: f64| s.powi(4) / 4.0 - s * s;
+        assert!((y_new[0] - (y[0] + quartic)).abs() < 1e-14, "{y_new:?}");
+        assert!((y_new[1] - (y[1] + cubic(t + h) - cubic(t))).abs() < 1e-14);
+        assert!(
+            (err[0] - h.powi(5) * 71.0 / 270000.0).abs() < 1e-14,
+            "{err:?}"
+        );
+        assert!(err[1].abs() < 1e-14, "{err:?}");
+        // FSAL: the last stage is f at the new point.
+        let mut end = [0.0; 2];
+        f(t + h, &y_new, &mut end);
+        assert_eq!(k[6], end);
+        // The scalar storage of the C-ODE takes the same operations: identical bits.
+        let mut k_scalar = [[0.0]; 7];
+        let mut f_scalar = |s: f64, _: &[f64], dy: &mut [f64]| dy[0] = s * s * s * s;
+        f_scalar(t, &y[..1], &mut k_scalar[0]);
+        let (mut stage, mut y_scalar, mut err_scalar) = ([0.0], [0.0], [0.0]);
+        dopri_step(
+            &mut f_scalar,
+            t,
+            h,
+            &y[..1],
+            &mut k_scalar,
+            &mut stage,
+            &mut y_scalar,
+            &mut err_scalar,
+        );
+        assert_eq!((y_scalar[0], err_scalar[0]), (y_new[0], err[0]));
+        // The coupling coefficients a_ij: on y′ = y a step multiplies y by the method's stability
+        // polynomial, 1 + h + … + h⁵/120 + h⁶/600 for DOPRI5 (order 5, and the h⁶ coefficient b_6 a_65 a_54
+        // a_43 a_32 a_21 = 1/600 by exact rational arithmetic).
+        let mut linear = |_: f64, y: &[f64], dy: &mut [f64]| dy[0] = y[0];
+        let mut k = [[1.0]; 7];
+        let (mut stage, mut y_lin, mut err_lin) = ([0.0], [0.0], [0.0]);
+        dopri_step(
+            &mut linear,
+            0.0,
+            h,
+            &[1.0],
+            &mut k,
+            &mut stage,
+            &mut y_lin,
+            &mut err_lin,
+        );
+        let polynomial =
+            1.0 + h + h * h / 2.0 + h.powi(3) / 6.0 + h.powi(4) / 24.0 + h.powi(5) / 120.0;
+        assert!(
+            (y_lin[0] - (polynomial + h.powi(6) / 600.0)).abs() < 1e-14,
+            "{y_lin:?}"
+        );
     }
 
     #[test]

@@ -2,11 +2,16 @@
 //! dominance criterion and switch times (B5.3–B5.4), original time (B5.8), and the balanced depth-L reduced
 //! ODE (B5.9).
 //!
-//! The C-ODE C'(τ) = ρ / (√2 (Σ_j μ_j² α_j² exp(2μ_jτ − 2μ_j²C))^{1/2}) is integrated by a private adaptive
-//! Dormand–Prince 5(4) with a log-sum-exp inside the root, so it reaches large τ without overflow; the
-//! dense solution is a cubic Hermite interpolant through the accepted steps (C' is known exactly there).
+//! The C-ODE C'(τ) = ρ / (√2 (Σ_j μ_j² α_j² exp(2μ_jτ − 2μ_j²C))^{1/2}) is integrated by adaptive
+//! Dormand–Prince 5(4) steps with a log-sum-exp inside the root, so it reaches large τ without overflow;
+//! the dense solution is a cubic Hermite interpolant through the accepted steps (C' is known exactly
+//! there). The step itself (tableau, FSAL, embedded error) is the crate-private `ode::dopri_step` on a
+//! 1-element state; the step control here is deliberately not [`crate::ode::integrate`]'s: a scalar mixed
+//! error scale, factors clamped to [0.2, 5], `max_step` bounding the Hermite error, a step shrunk by 4 when
+//! a stage is not finite, and collapse and fate detection between steps.
 
 use crate::error::NumericsError;
+use crate::ode::dopri_step;
 
 /// Validated inputs: μ_j > 0, α_j > 0, ρ > 0, all finite, equal lengths.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,9 +219,9 @@ pub fn solve_c_ode(config: &L2Config, options: &COdeOptions) -> Result<CSolution
     let mu_min = config.mu.iter().copied().fold(f64::MAX, f64::min);
     let norm_mu = config.mu.iter().map(|m| m * m).sum::<f64>().sqrt();
     let log_floor = (options.collapse_floor * config.rho * norm_mu).ln();
-    let f = |tau: f64, big_c: f64| config.rate(tau, big_c);
+    let mut f = |tau: f64, big_c: &[f64], dc: &mut [f64]| dc[0] = config.rate(tau, big_c[0]);
 
-    let dc0 = f(0.0, 0.0);
+    let dc0 = config.rate(0.0, 0.0);
     let mut knots = vec![Knot {
         tau: 0.0,
         c: 0.0,
@@ -225,12 +230,16 @@ pub fn solve_c_ode(config: &L2Config, options: &COdeOptions) -> Result<CSolution
     }];
     let mut tau = 0.0;
     let mut big_c = 0.0;
-    let mut k1 = dc0;
+    // The stages k_1..k_7 of the current step; k_1 = C'(τ, C) (FSAL: k_7 of the last accepted step).
+    let mut k = [[0.0]; 7];
+    k[0][0] = dc0;
+    let (mut stage, mut c_next, mut c_error) = ([0.0], [0.0], [0.0]);
     let mut h = options.max_step.min(1e-3);
     let end = loop {
         if tau >= options.tau_end {
             break CEnd::Reached;
         }
+        let k1 = k[0][0];
         if options.stop_when_decided {
             let c_hat = if tau > 0.0 { big_c / tau } else { k1 };
             if k1 * mu_max < 1.0 && k1 < c_hat {
@@ -249,10 +258,27 @@ pub fn solve_c_ode(config: &L2Config, options: &COdeOptions) -> Result<CSolution
                 "c-ode step size underflow at tau = {tau}"
             )));
         }
-        let Some((c_new, k7, err)) = dopri_step(&f, tau, big_c, k1, h) else {
+        dopri_step(
+            &mut f,
+            tau,
+            h,
+            &[big_c],
+            &mut k,
+            &mut stage,
+            &mut c_next,
+            &mut c_error,
+        );
+        // A non-finite stage means the trial step overshot into the collapse singularity.
+        if !k[1..]
+            .iter()
+            .map(|v| v[0])
+            .chain([c_next[0], c_error[0]])
+            .all(f64::is_finite)
+        {
             h *= 0.25;
             continue;
-        };
+        }
+        let (c_new, err) = (c_next[0], c_error[0]);
         let scale = options.atol + options.rtol * big_c.abs().max(c_new.abs());
         let ratio = (err / scale).abs();
         if ratio <= 1.0 {
@@ -260,14 +286,14 @@ pub fn solve_c_ode(config: &L2Config, options: &COdeOptions) -> Result<CSolution
             let mut knot = Knot {
                 tau: tau_new,
                 c: c_new,
-                dc: k7,
+                dc: k[6][0],
                 log_t: 0.0,
             };
             knot.log_t = accumulate_log_t(config, knots.last().expect("initial knot"), &knot);
             knots.push(knot);
             tau = tau_new;
             big_c = c_new;
-            k1 = k7;
+            k[0] = k[6];
             if config.log_norm_mu_w(tau, big_c) < log_floor {
                 break CEnd::Collapsed;
             }
@@ -284,50 +310,6 @@ pub fn solve_c_ode(config: &L2Config, options: &COdeOptions) -> Result<CSolution
         knots,
         end,
     })
-}
-
-/// One Dormand–Prince 5(4) step; returns (C_new, C'(τ+h, C_new), error estimate) or `None` when a stage is
-/// not finite (a trial step overshot into the collapse singularity).
-fn dopri_step(
-    f: &impl Fn(f64, f64) -> f64,
-    t: f64,
-    y: f64,
-    k1: f64,
-    h: f64,
-) -> Option<(f64, f64, f64)> {
-    let k2 = f(t + h / 5.0, y + h * (k1 / 5.0));
-    let k3 = f(t + 0.3 * h, y + h * (3.0 / 40.0 * k1 + 9.0 / 40.0 * k2));
-    let k4 = f(
-        t + 0.8 * h,
-        y + h * (44.0 / 45.0 * k1 - 56.0 / 15.0 * k2 + 32.0 / 9.0 * k3),
-    );
-    let k5 = f(
-        t + 8.0 / 9.0 * h,
-        y + h
-            * (19372.0 / 6561.0 * k1 - 25360.0 / 2187.0 * k2 + 64448.0 / 6561.0 * k3
-                - 212.0 / 729.0 * k4),
-    );
-    let k6 = f(
-        t + h,
-        y + h
-            * (9017.0 / 3168.0 * k1 - 355.0 / 33.0 * k2
-                + 46732.0 / 5247.0 * k3
-                + 49.0 / 176.0 * k4
-                - 5103.0 / 18656.0 * k5),
-    );
-    let y_new = y + h
-        * (35.0 / 384.0 * k1 + 500.0 / 1113.0 * k3 + 125.0 / 192.0 * k4 - 2187.0 / 6784.0 * k5
-            + 11.0 / 84.0 * k6);
-    let k7 = f(t + h, y_new);
-    let err = h
-        * (71.0 / 57600.0 * k1 - 71.0 / 16695.0 * k3 + 71.0 / 1920.0 * k4
-            - 17253.0 / 339200.0 * k5
-            + 22.0 / 525.0 * k6
-            - 1.0 / 40.0 * k7);
-    [k2, k3, k4, k5, k6, k7, y_new, err]
-        .iter()
-        .all(|v| v.is_finite())
-        .then_some((y_new, k7, err))
 }
 
 /// ln(1 + e^x) without overflow.
