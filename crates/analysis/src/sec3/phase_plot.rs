@@ -23,7 +23,7 @@ struct PhaseParams {
 
 /// Predicted boundaries of the diagram (in ratio units), drawn dashed.
 fn boundaries(grid: &Grid) -> Vec<Series> {
-    // Stay just inside the outermost cell edges: the heatmap drops curve points outside the plot.
+    // The boundaries run to the outermost cell edges (half a spacing beyond the first/last centre).
     let first = grid.ratios.first().copied().unwrap_or(0.0);
     let last = grid.ratios.last().copied().unwrap_or(1.0);
     let spacing = if grid.ratios.len() > 1 {
@@ -31,7 +31,7 @@ fn boundaries(grid: &Grid) -> Vec<Series> {
     } else {
         1.0
     };
-    let (lo, hi) = (first - 0.49 * spacing, last + 0.49 * spacing);
+    let (lo, hi) = (first - 0.5 * spacing, last + 0.5 * spacing);
     let unit_rho = if grid.optimizer == "gd" { 0.0 } else { 1.0 };
     let mut curves = Vec::new();
     if unit_rho > 0.0 {
