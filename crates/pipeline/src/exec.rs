@@ -1,13 +1,14 @@
 //! The executor: decide what is cached, run the rest in parallel in dependency order, publish,
 //! record `run.json`; plus `status` and `gc`, which share its view of the store.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -269,13 +270,54 @@ impl Progress {
 /// Tasks that take longer than this are fsynced as soon as they finish.
 const DURABLE_AT_ONCE: std::time::Duration = std::time::Duration::from_millis(200);
 
+thread_local! {
+    /// One entry per task running on this thread, innermost last: the wall time this thread spent
+    /// inside it on other tasks.
+    static NESTED: RefCell<Vec<Duration>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A task's own wall time. Tasks run on the pool that also serves their internal rayon work, so a
+/// task waiting in `join`/`par_iter` may steal and run a whole other task on its own stack (seen
+/// on the real pipeline: a 0.1 s figure task recorded as 85 s). That nested task's time is its
+/// own, not the enclosing task's, and is subtracted here.
+struct OwnClock {
+    start: Instant,
+}
+
+impl OwnClock {
+    fn start() -> Self {
+        NESTED.with(|frames| frames.borrow_mut().push(Duration::ZERO));
+        Self {
+            start: Instant::now(),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        let nested = NESTED.with(|frames| frames.borrow().last().copied().unwrap_or_default());
+        self.start.elapsed().saturating_sub(nested)
+    }
+}
+
+impl Drop for OwnClock {
+    fn drop(&mut self) {
+        let total = self.start.elapsed();
+        NESTED.with(|frames| {
+            let mut frames = frames.borrow_mut();
+            frames.pop();
+            if let Some(enclosing) = frames.last_mut() {
+                *enclosing += total;
+            }
+        });
+    }
+}
+
 fn execute_one(
     registry: &Registry,
     plan: &Plan,
     store: &Store,
     task: &Task,
 ) -> (TaskRecord, Option<(Vec<crate::store::Stamp>, bool)>) {
-    let start = Instant::now();
+    let clock = OwnClock::start();
     let stage = plan.stage_of(task);
     let kind = registry.get(task.kind).expect("plan kinds are registered");
     let inputs: Vec<InputArtifact> = task
@@ -306,7 +348,7 @@ fn execute_one(
                 // A task whose work dwarfs an fsync is made durable at once; short ones are
                 // synced in one batch at the end of the run (see `Store::commit`).
                 Ok(Ok(())) => {
-                    let sync = start.elapsed() > DURABLE_AT_ONCE;
+                    let sync = clock.elapsed() > DURABLE_AT_ONCE;
                     store
                         .commit(&scratch, &task.key, sync)
                         .map(|stamps| (stamps, sync))
@@ -327,7 +369,7 @@ fn execute_one(
             }
             result
         });
-    let duration_s = start.elapsed().as_secs_f64();
+    let duration_s = clock.elapsed().as_secs_f64();
     match outcome {
         Ok(stamps) => (
             TaskRecord {
@@ -803,4 +845,36 @@ pub fn clean(store: &Store) -> Result<bool> {
     // The lock file stays: a run waiting on it must keep locking the same inode.
     drop(lock);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_clock_leaves_out_tasks_run_nested_on_the_same_thread() {
+        // What a work-stealing wait does: the outer task's frame is open while this thread runs
+        // another task to completion. Sleeps are lower bounds; the margins are 10×.
+        let outer = OwnClock::start();
+        std::thread::sleep(Duration::from_millis(20));
+        let nested = {
+            let inner = OwnClock::start();
+            {
+                let innermost = OwnClock::start();
+                std::thread::sleep(Duration::from_millis(100));
+                assert!(innermost.elapsed() >= Duration::from_millis(100));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            let own = inner.elapsed();
+            assert!(own >= Duration::from_millis(100), "{own:?}");
+            assert!(own < Duration::from_millis(200), "{own:?}");
+            inner.start.elapsed()
+        };
+        assert!(nested >= Duration::from_millis(200));
+        let own = outer.elapsed();
+        assert!(own >= Duration::from_millis(20), "{own:?}");
+        assert!(own < Duration::from_millis(200), "{own:?}");
+        drop(outer);
+        NESTED.with(|frames| assert!(frames.borrow().is_empty()));
+    }
 }
