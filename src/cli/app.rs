@@ -21,6 +21,8 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     #[command(flatten)]
     Engine(engine::EngineCommand),
+    #[command(flatten)]
+    Habits(super::habits::HabitsCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -40,6 +42,7 @@ pub fn main() -> ExitCode {
     let outcome: Result<(), CliError> = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Engine(command) => engine::run(command),
+        Command::Habits(command) => super::habits::run(command),
     };
     exit::report(outcome)
 }

@@ -44,6 +44,19 @@ pub struct RunArgs {
     /// Re-hash every cached object instead of trusting unchanged file metadata.
     #[arg(long)]
     pub verify: bool,
+    /// Run nothing: print what would run and why (the output of `status`) and exit 0.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Run every selected task (the targets and all their dependencies) even if cached.
+    #[arg(long)]
+    pub forceall: bool,
+    /// After a task fails, keep running every task that does not depend on it [default].
+    #[arg(long, short = 'k', conflicts_with = "fail_fast")]
+    pub keep_going: bool,
+    /// After the first task failure, start no new task; tasks already running finish and are
+    /// stored, the rest are reported as `not run`.
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +66,13 @@ pub struct StatusArgs {
     /// Stages to report on (with their dependencies); default: every stage.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// Print JSON instead of text: `{"total", "cached", "would_run", "tasks": [{"task", "stage",
+    /// "index", "key", "cached", "why": {"reason", "detail"}, "text"}]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when any task would run, 0 when everything is up to date (for CI).
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +118,9 @@ pub enum EngineCommand {
     /// Check the current plan without recomputing: every artifact verifies against its hash and
     /// every claim of the ledger passes (exit 4 otherwise).
     Verify(super::ledger::VerifyArgs),
+    /// Compare two runs: claims that changed verdict or moved beyond their tolerance, and tasks
+    /// whose key changed and why (exit 0; with --exit-code 1 if they differ; 2 if a run is missing).
+    Diff(super::diff::DiffArgs),
     /// Measure the engine on toy pipelines (no-op run/status on 10 000 tasks, overhead, speedup).
     #[command(hide = true)]
     BenchEngine(bench::BenchArgs),
@@ -143,6 +166,7 @@ pub fn run(command: EngineCommand) -> Result<(), CliError> {
         EngineCommand::Gc(args) => gc(args),
         EngineCommand::Clean(args) => clean(args),
         EngineCommand::Verify(args) => super::ledger::verify(args),
+        EngineCommand::Diff(args) => super::diff::diff(args),
         EngineCommand::BenchEngine(args) => bench::run(args),
     }
 }
@@ -150,21 +174,38 @@ pub fn run(command: EngineCommand) -> Result<(), CliError> {
 fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
     let registry = kinds::registry();
     let (config, plan) = load_plan(&args.plan)?;
+    let mut force = args.force;
+    if args.forceall {
+        // Forcing every stage forces exactly the selected tasks: only those run.
+        force = plan
+            .stages()
+            .iter()
+            .map(|stage| stage.name.clone())
+            .collect();
+    }
+    if args.dry_run {
+        let store = Store::new(&config.store);
+        return print_status(&plan, &store, &args.targets, &force, false).map(|_| ());
+    }
+    let complete = args.targets.is_empty();
     let options = pipeline::RunOptions {
         targets: args.targets,
-        force: args.force,
+        force,
         jobs: args.jobs.map_or(0, usize::from),
         quiet: args.quiet,
         verify_all: args.verify,
+        fail_fast: args.fail_fast && !args.keep_going,
     };
     let store = Store::new(&config.store);
     let report =
         pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(engine_error)?;
     eprintln!("{}", report.summary());
+    super::diff::after_run(&plan, &store, &config, &report, complete)?;
     if let Some(claims) = super::ledger::ledger_claims(&plan, &store)? {
         let index = config.reports.join("index.html");
         if index.exists() {
             eprintln!("report: {}", index.display());
+            eprintln!("open: {}", super::habits::page_url(&index));
         }
         eprintln!("{}", super::ledger::summary_line(&claims));
     }
@@ -185,10 +226,16 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         })
         .collect();
     let skipped = report.count(Outcome::Skipped);
+    let not_run = report.count(Outcome::NotRun);
+    let not_run = if not_run > 0 {
+        format!("; {not_run} task(s) not run (--fail-fast)")
+    } else {
+        String::new()
+    };
     Err(CliError::new(
         exit::TASK_FAILED,
         format!(
-            "{} task(s) failed: {}; {skipped} dependent task(s) skipped",
+            "{} task(s) failed: {}; {skipped} dependent task(s) skipped{not_run}",
             failures.len(),
             failures.join("; ")
         ),
@@ -198,17 +245,75 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
 fn status(args: StatusArgs) -> Result<(), CliError> {
     let (config, plan) = load_plan(&args.plan)?;
     let store = Store::new(&config.store);
-    let lines = pipeline::status(&plan, &store, &args.targets).map_err(engine_error)?;
+    let pending = print_status(&plan, &store, &args.targets, &[], args.json)?;
+    if args.exit_code && pending > 0 {
+        return Err(CliError::silent(exit::PENDING));
+    }
+    Ok(())
+}
+
+/// Print per task whether it is cached or why it would run (text, or JSON), with the
+/// `status:` summary on stderr; tasks of `forced` stages would run even if cached. Returns how
+/// many tasks would run.
+fn print_status(
+    plan: &Plan,
+    store: &Store,
+    targets: &[String],
+    forced: &[String],
+    json: bool,
+) -> Result<usize, CliError> {
+    let lines = pipeline::status(plan, store, targets).map_err(engine_error)?;
+    if let Some(name) = forced.iter().find(|name| plan.stage(name).is_none()) {
+        return Err(CliError::bad_input(format!(
+            "unknown --force stage `{name}` (see `minorfirst dag`)"
+        )));
+    }
     let mut out = String::with_capacity(lines.len() * 64);
+    let mut rows = Vec::new();
     let mut cached = 0;
     for (id, why) in &lines {
         let task = &plan.tasks()[*id];
-        cached += usize::from(*why == pipeline::Why::Cached);
-        out.push_str(&format!(
-            "{}\t{}\t{why}\n",
-            plan.label(task),
-            &task.key[..12]
-        ));
+        let stage = &plan.stage_of(task).name;
+        let is_forced = forced.contains(stage);
+        let is_cached = *why == pipeline::Why::Cached && !is_forced;
+        cached += usize::from(is_cached);
+        let text = if *why == pipeline::Why::Cached && is_forced {
+            "would run: forced".to_string()
+        } else {
+            why.to_string()
+        };
+        if json {
+            let why_json = if *why == pipeline::Why::Cached && is_forced {
+                serde_json::json!({ "reason": "forced" })
+            } else {
+                serde_json::to_value(why).expect("Why serializes")
+            };
+            rows.push(serde_json::json!({
+                "task": plan.label(task),
+                "stage": stage,
+                "index": task.index,
+                "key": task.key,
+                "cached": is_cached,
+                "why": why_json,
+                "text": text,
+            }));
+        } else {
+            out.push_str(&format!(
+                "{}\t{}\t{text}\n",
+                plan.label(task),
+                &task.key[..12]
+            ));
+        }
+    }
+    if json {
+        let document = serde_json::json!({
+            "total": lines.len(),
+            "cached": cached,
+            "would_run": lines.len() - cached,
+            "tasks": rows,
+        });
+        out = serde_json::to_string_pretty(&document).expect("status serializes");
+        out.push('\n');
     }
     print_stdout(&out)?;
     eprintln!(
@@ -216,7 +321,7 @@ fn status(args: StatusArgs) -> Result<(), CliError> {
         lines.len(),
         lines.len() - cached
     );
-    Ok(())
+    Ok(lines.len() - cached)
 }
 
 fn dag(args: DagArgs) -> Result<(), CliError> {
@@ -316,6 +421,7 @@ fn gc(args: GcArgs) -> Result<(), CliError> {
 fn clean(args: CleanArgs) -> Result<(), CliError> {
     let config = Config::load(&args.pipeline).map_err(engine_error)?;
     let store = Store::new(&config.store);
+    super::diff::clean_runs(&store)?;
     if pipeline::clean(&store).map_err(engine_error)? {
         eprintln!("clean: removed the store at {}", store.root().display());
     } else {
@@ -324,7 +430,7 @@ fn clean(args: CleanArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_stdout(text: &str) -> Result<(), CliError> {
+pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout

@@ -7,6 +7,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     // Always present: tiny kinds that the integration tests and `bench-engine` drive.
     pipeline::toy::register(&mut registry);
+    registry.register(crate::cli::toy_claim::ToyClaim);
     for kind in analysis::kinds() {
         registry.register_boxed(kind);
     }

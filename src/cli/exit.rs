@@ -13,6 +13,11 @@ pub const BAD_INPUT: u8 = 2;
 pub const TASK_FAILED: u8 = 3;
 /// `verify`: at least one claim of the ledger failed, or an artifact did not verify.
 pub const CLAIM_FAILED: u8 = 4;
+/// `status --exit-code`: at least one task would run (0: everything is up to date). As in
+/// `git diff --exit-code`, a "yes" answer, not a failure; nothing is printed on stderr for it.
+pub const PENDING: u8 = 1;
+/// `diff --exit-code`: the two runs differ (0: they agree).
+pub const DIFFERENT: u8 = 1;
 
 /// An error that knows its exit code. Its message is printed on one line as `error: <message>`.
 #[derive(Debug)]
@@ -40,6 +45,13 @@ impl CliError {
             message: message.into(),
         }
     }
+    /// An exit code that is an answer, not an error: no `error:` line is printed.
+    pub fn silent(code: u8) -> Self {
+        Self {
+            code,
+            message: String::new(),
+        }
+    }
 }
 
 impl std::fmt::Display for CliError {
@@ -61,7 +73,9 @@ pub fn report(outcome: Result<(), CliError>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::from(OK),
         Err(error) => {
-            eprintln!("error: {}", error.message);
+            if !error.message.is_empty() {
+                eprintln!("error: {}", error.message);
+            }
             ExitCode::from(error.code)
         }
     }

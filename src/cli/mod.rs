@@ -1,7 +1,10 @@
 //! Subcommands of the `minorfirst` binary.
 
 pub mod app;
+pub mod diff;
 pub mod engine;
 pub mod exit;
+pub mod habits;
 pub mod ledger;
+pub mod toy_claim;
 pub mod train;

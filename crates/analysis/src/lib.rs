@@ -15,6 +15,7 @@ pub mod fingerprint;
 pub mod mnist;
 pub mod params;
 pub mod report_stage;
+pub mod rundiff;
 pub mod runs;
 pub mod sec3;
 pub mod sec4;

@@ -33,6 +33,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Re-hash every cached object instead of trusting unchanged file metadata.
     pub verify_all: bool,
+    /// Stop starting tasks after the first failure; the tasks not started are reported as
+    /// [`Outcome::NotRun`]. Off (the default) is keep-going: every task that does not depend on a
+    /// failure still runs.
+    pub fail_fast: bool,
 }
 
 /// What happened to one task.
@@ -44,6 +48,9 @@ pub enum Outcome {
     Failed,
     /// Not run because a task it depends on failed.
     Skipped,
+    /// Not started because an earlier task failed under [`RunOptions::fail_fast`].
+    #[serde(rename = "not_run")]
+    NotRun,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +88,10 @@ impl RunReport {
         if skipped > 0 {
             line.push_str(&format!(", {skipped} skipped"));
         }
+        let not_run = self.count(Outcome::NotRun);
+        if not_run > 0 {
+            line.push_str(&format!(", {not_run} not run"));
+        }
         line
     }
 
@@ -98,6 +109,12 @@ struct RunJsonTask<'a> {
     index: usize,
     params: &'a serde_json::Value,
     key: &'a str,
+    /// The kind's implementation fingerprint, a blake3 digest of the canonical parameters, and
+    /// per dependency stage a digest of the input keys: what `minorfirst diff` needs to say why a
+    /// task's key changed between two runs.
+    fingerprint: &'a str,
+    params_digest: String,
+    inputs: std::collections::BTreeMap<String, String>,
     status: Outcome,
     duration_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +130,7 @@ struct RunJson<'a> {
     cached: usize,
     failed: usize,
     skipped: usize,
+    not_run: usize,
     tasks: Vec<RunJsonTask<'a>>,
 }
 
@@ -247,6 +265,9 @@ impl Progress {
                 ),
                 Outcome::Skipped => {
                     eprintln!("[{done}/{}] skipped {label} (an input failed)", self.total)
+                }
+                Outcome::NotRun => {
+                    eprintln!("[{done}/{}] not run {label} (--fail-fast)", self.total)
                 }
                 _ => eprintln!(
                     "[{done}/{}] ran {label} in {:.3} s",
@@ -404,13 +425,30 @@ struct Scheduler<'a> {
     /// Executed tasks committed without fsync, synced in one batch after the pool finishes.
     unsynced: Mutex<Vec<usize>>,
     progress: Progress,
+    /// `--fail-fast`: set by the first failure; tasks that have not started yet are not run.
+    fail_fast: bool,
+    stop: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Scheduler<'a> {
     fn start<'s>(&'s self, scope: &rayon::Scope<'s>, id: usize) {
         scope.spawn(move |scope| {
+            if self.stop.load(Ordering::SeqCst) {
+                // Its dependents are released as well and find the same flag: all `not run`.
+                let record = TaskRecord {
+                    task: id,
+                    outcome: Outcome::NotRun,
+                    duration_s: 0.0,
+                    error: None,
+                };
+                self.complete(scope, id, record, false);
+                return;
+            }
             let task = &self.plan.tasks()[id];
             let (record, stamps) = execute_one(self.registry, self.plan, self.store, task);
+            if self.fail_fast && record.outcome == Outcome::Failed {
+                self.stop.store(true, Ordering::SeqCst);
+            }
             if let Some((stamps, synced)) = stamps {
                 if !synced {
                     self.unsynced.lock().expect("unsynced lock").push(id);
@@ -606,6 +644,8 @@ pub fn run(
             stamps: &stamps,
             unsynced: Mutex::new(Vec::new()),
             progress: Progress::new(plan, &execute, quiet),
+            fail_fast: options.fail_fast,
+            stop: std::sync::atomic::AtomicBool::new(false),
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.jobs)
@@ -732,6 +772,13 @@ fn write_run_json(plan: &Plan, reports: &Path, report: &RunReport) -> Result<()>
                 index: task.index,
                 params: &task.params,
                 key: &task.key,
+                fingerprint: task.fingerprint,
+                params_digest: {
+                    let mut bytes = Vec::with_capacity(128);
+                    crate::params::canonical(&task.params, &mut bytes);
+                    blake3::hash(&bytes).to_hex().to_string()
+                },
+                inputs: state::input_digests(plan, task),
                 status: record.outcome,
                 duration_s: record.duration_s,
                 error: record.error.as_deref(),
@@ -746,6 +793,7 @@ fn write_run_json(plan: &Plan, reports: &Path, report: &RunReport) -> Result<()>
         cached: report.count(Outcome::Cached),
         failed: report.count(Outcome::Failed),
         skipped: report.count(Outcome::Skipped),
+        not_run: report.count(Outcome::NotRun),
         tasks,
     };
     crate::store::write_atomic(

@@ -60,8 +60,11 @@ pub(crate) fn save(store: &Store, state: &State) -> Result<()> {
     )
 }
 
-/// Why a task would run (or that it would not).
-#[derive(Debug, Clone, PartialEq)]
+/// Why a task would run (or that it would not). Serialized (for `status --json`) as
+/// `{"reason": "cached" | "new" | "params" | "code" | "inputs" | "missing", "detail": …}`: `params`
+/// carries `[[name, old, new], …]`, `code` `{"old", "new"}`, `inputs` the changed stages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 pub enum Why {
     /// Stored and verified: nothing to do.
     Cached,
