@@ -256,7 +256,7 @@ fn resolve_old(
             format!("{old} ({short}, profile {})", profile.unwrap_or("default")),
         ));
     }
-    let others: Vec<String> = std::fs::read_dir(store.root().join(RUNS_DIR))
+    let mut others: Vec<String> = std::fs::read_dir(store.root().join(RUNS_DIR))
         .into_iter()
         .flatten()
         .flatten()
@@ -266,6 +266,7 @@ fn resolve_old(
                 .map(|profile| profile.to_string())
         })
         .collect();
+    others.sort();
     let hint = if others.is_empty() {
         "a run is recorded after a complete, successful `minorfirst run` on a clean work tree".into()
     } else {

@@ -59,10 +59,13 @@ pub fn run(command: HabitsCommand) -> Result<(), CliError> {
 fn man(args: ManArgs) -> Result<(), CliError> {
     let mut command = Cli::command();
     command.build();
-    let page = match &args.subcommand {
-        None => command,
+    let (page, title) = match &args.subcommand {
+        None => (command, "minorfirst".to_string()),
         Some(name) => {
-            let Some(sub) = command.find_subcommand(name).filter(|sub| !sub.is_hide_set()) else {
+            let Some(sub) = command
+                .find_subcommand(name)
+                .filter(|sub| !sub.is_hide_set())
+            else {
                 let names: Vec<&str> = command
                     .get_subcommands()
                     .filter(|sub| !sub.is_hide_set())
@@ -73,12 +76,12 @@ fn man(args: ManArgs) -> Result<(), CliError> {
                     names.join(", ")
                 )));
             };
-            let title = format!("minorfirst-{}", sub.get_name());
-            sub.clone().name(title)
+            (sub.clone(), format!("minorfirst-{}", sub.get_name()))
         }
     };
     let mut out = Vec::new();
     clap_mangen::Man::new(page)
+        .title(title)
         .render(&mut out)
         .map_err(|error| CliError::unexpected(format!("cannot render the man page: {error}")))?;
     super::engine::print_stdout(&String::from_utf8_lossy(&out))
