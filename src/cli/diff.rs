@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use analysis::rundiff::{LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name};
+use analysis::rundiff::{
+    LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name,
+};
 use pipeline::{Config, Outcome, Plan, RunReport, Store};
 
 use super::exit::{self, CliError};
@@ -240,7 +242,12 @@ fn resolve_old(
     let repo = pipeline_dir(&config.file);
     let Some(commit) = git(
         &repo,
-        &["rev-parse", "--verify", "--quiet", &format!("{old}^{{commit}}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{old}^{{commit}}"),
+        ],
     ) else {
         return Err(CliError::bad_input(format!(
             "OLD {old}: neither a directory with a run.json nor a git revision of {}",
@@ -268,7 +275,8 @@ fn resolve_old(
         .collect();
     others.sort();
     let hint = if others.is_empty() {
-        "a run is recorded after a complete, successful `minorfirst run` on a clean work tree".into()
+        "a run is recorded after a complete, successful `minorfirst run` on a clean work tree"
+            .into()
     } else {
         format!("recorded profiles for it: {}", others.join(", "))
     };

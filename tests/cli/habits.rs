@@ -102,7 +102,9 @@ fn dry_run_prints_status_and_runs_nothing() {
         let (stdout, stderr) = project.expect(0, &["run", flag]);
         assert_eq!(stdout.lines().count(), 5, "{stdout}");
         assert!(
-            stdout.lines().all(|line| line.ends_with("\twould run: new")),
+            stdout
+                .lines()
+                .all(|line| line.ends_with("\twould run: new")),
             "{stdout}"
         );
         assert!(
@@ -116,7 +118,10 @@ fn dry_run_prints_status_and_runs_nothing() {
 
     project.expect(0, &["run"]);
     let (stdout, _) = project.expect(0, &["run", "-n"]);
-    assert!(stdout.lines().all(|line| line.ends_with("\tcached")), "{stdout}");
+    assert!(
+        stdout.lines().all(|line| line.ends_with("\tcached")),
+        "{stdout}"
+    );
     // -n reflects --force / --forceall: what `run` with those flags would execute.
     let (stdout, stderr) = project.expect(0, &["run", "-n", "--force", "total"]);
     let forced: Vec<&str> = stdout
@@ -125,9 +130,15 @@ fn dry_run_prints_status_and_runs_nothing() {
         .collect();
     assert_eq!(forced.len(), 1, "{stdout}");
     assert!(forced[0].starts_with("total\t"), "{stdout}");
-    assert!(stderr.contains("status: 5 tasks, 4 cached, 1 would run"), "{stderr}");
+    assert!(
+        stderr.contains("status: 5 tasks, 4 cached, 1 would run"),
+        "{stderr}"
+    );
     let (_, stderr) = project.expect(0, &["run", "-n", "--forceall", "total"]);
-    assert!(stderr.contains("status: 4 tasks, 0 cached, 4 would run"), "{stderr}");
+    assert!(
+        stderr.contains("status: 4 tasks, 0 cached, 4 would run"),
+        "{stderr}"
+    );
     assert_eq!(project.executions(), 5, "a dry run executed something");
     let (_, stderr) = project.expect(2, &["run", "-n", "--force", "nope"]);
     assert!(stderr.contains("unknown --force stage `nope`"), "{stderr}");
@@ -198,7 +209,10 @@ fn fail_fast_stops_starting_tasks_keep_going_is_the_default() {
         stderr.contains("tasks: 5 total, 2 executed, 0 cached, 1 failed, 1 skipped, 1 not run"),
         "{stderr}"
     );
-    assert!(stderr.contains("1 task(s) not run (--fail-fast)"), "{stderr}");
+    assert!(
+        stderr.contains("1 task(s) not run (--fail-fast)"),
+        "{stderr}"
+    );
     assert_eq!(project.run_json()["not_run"], 1);
 
     // The default and --keep-going: everything independent of the failure runs.
@@ -230,7 +244,10 @@ fn status_json_and_exit_code() {
 
     project.expect(0, &["run"]);
     project.expect(0, &["status", "--exit-code"]);
-    let (stdout, _) = project.expect(1, &["status", "--json", "--exit-code", "--set", "g.n=[0, 7, 2]"]);
+    let (stdout, _) = project.expect(
+        1,
+        &["status", "--json", "--exit-code", "--set", "g.n=[0, 7, 2]"],
+    );
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["cached"], 3);
     let changed: Vec<&Value> = json["tasks"]
@@ -242,7 +259,10 @@ fn status_json_and_exit_code() {
     assert_eq!(changed.len(), 2);
     assert_eq!(changed[0]["task"], "g[1]");
     assert_eq!(changed[0]["why"]["reason"], "params");
-    assert_eq!(changed[0]["why"]["detail"], serde_json::json!([["n", 1, 7]]));
+    assert_eq!(
+        changed[0]["why"]["detail"],
+        serde_json::json!([["n", 1, 7]])
+    );
     assert_eq!(changed[0]["text"], "would run: param n 1 → 7");
     assert_eq!(changed[1]["task"], "total");
     assert_eq!(changed[1]["why"]["reason"], "inputs");
@@ -257,7 +277,10 @@ fn completions_load_in_their_shells() {
     std::fs::write(&script, &bash).unwrap();
     let output = Command::new("bash")
         .arg("-c")
-        .arg(format!("source {} && complete -p minorfirst", script.display()))
+        .arg(format!(
+            "source {} && complete -p minorfirst",
+            script.display()
+        ))
         .output()
         .expect("bash");
     assert!(
@@ -270,7 +293,11 @@ fn completions_load_in_their_shells() {
     }
     assert!(bash.contains("--fail-fast") && bash.contains("--dry-run"));
     let (zsh, _) = project.expect(0, &["completions", "zsh"]);
-    assert!(zsh.starts_with("#compdef minorfirst"), "{}", &zsh[..80.min(zsh.len())]);
+    assert!(
+        zsh.starts_with("#compdef minorfirst"),
+        "{}",
+        &zsh[..80.min(zsh.len())]
+    );
     let (fish, _) = project.expect(0, &["completions", "fish"]);
     assert!(fish.contains("complete -c minorfirst") && fish.contains("diff"));
     let (_, stderr) = project.expect(2, &["completions", "tcsh"]);
@@ -281,10 +308,17 @@ fn completions_load_in_their_shells() {
 fn man_pages_for_the_binary_and_a_subcommand() {
     let project = Project::new(SMALL);
     let (page, _) = project.expect(0, &["man"]);
-    assert!(page.contains(".TH minorfirst 1"), "{}", &page[..200.min(page.len())]);
+    assert!(
+        page.contains(".TH minorfirst 1"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
     assert!(page.contains(".SH NAME") && page.contains("completions"));
     let (run, _) = project.expect(0, &["man", "run"]);
-    assert!(run.contains(".TH minorfirst\\-run 1") || run.contains(".TH minorfirst-run 1"), "{run}");
+    assert!(
+        run.contains(".TH minorfirst\\-run 1") || run.contains(".TH minorfirst-run 1"),
+        "{run}"
+    );
     assert!(run.contains("fail\\-fast"), "{run}");
     let (_, stderr) = project.expect(2, &["man", "nope"]);
     assert!(stderr.contains("no such subcommand"), "{stderr}");
@@ -302,8 +336,14 @@ fn report_prints_and_opens_the_file_url() {
     let (stdout, _) = project.expect(0, &["report"]);
     // The temp dir may sit behind a symlink: compare the canonical path of what the URL names.
     let url = stdout.trim();
-    let named = Path::new(url.strip_prefix("file://").unwrap()).canonicalize().unwrap();
-    assert_eq!(named, root.join("reports/index.html"), "{url} vs {expected}");
+    let named = Path::new(url.strip_prefix("file://").unwrap())
+        .canonicalize()
+        .unwrap();
+    assert_eq!(
+        named,
+        root.join("reports/index.html"),
+        "{url} vs {expected}"
+    );
 
     let opener = project.path().join("opener.sh");
     let seen = project.path().join("opened.txt");
@@ -315,7 +355,11 @@ fn report_prints_and_opens_the_file_url() {
     let mut command = project.command(&["report", "--open"]);
     command.env("BROWSER", format!("sh {}", opener.display()));
     let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&seen).unwrap(), url);
 
     let mut command = project.command(&["report", "--open"]);
@@ -391,7 +435,12 @@ fn expected_diff_body() -> BTreeSet<String> {
 
 fn body(stdout: &str) -> BTreeSet<String> {
     let mut lines = stdout.lines();
-    assert!(lines.next().is_some_and(|header| header.starts_with("diff: ")), "{stdout}");
+    assert!(
+        lines
+            .next()
+            .is_some_and(|header| header.starts_with("diff: ")),
+        "{stdout}"
+    );
     lines.map(str::to_owned).collect()
 }
 
@@ -404,7 +453,11 @@ fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_chan
     // The old run, as another machine's reports/ would arrive: run.json and the ledgers only.
     let old = project.path().join("old");
     std::fs::create_dir_all(old.join("ledgers")).unwrap();
-    std::fs::copy(project.path().join("reports/run.json"), old.join("run.json")).unwrap();
+    std::fs::copy(
+        project.path().join("reports/run.json"),
+        old.join("run.json"),
+    )
+    .unwrap();
     std::fs::copy(
         project.path().join("reports/ledgers/ledger.json"),
         old.join("ledgers/ledger.json"),
@@ -415,37 +468,66 @@ fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_chan
     assert!(stderr.contains("claims: 2 passed, 2 failed"), "{stderr}");
     let (stdout, _) = project.expect(0, &["diff", "old"]);
     assert_eq!(body(&stdout), expected_diff_body(), "{stdout}");
-    assert_eq!(stdout.lines().count(), 1 + expected_diff_body().len(), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1 + expected_diff_body().len(),
+        "{stdout}"
+    );
     project.expect(1, &["diff", "old", "--exit-code"]);
 
     let (json, _) = project.expect(0, &["diff", "old", "--json"]);
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["claims"]["verdict_changed"][0]["id"], "toy.b");
-    assert_eq!(json["tasks"]["changed"][0]["reasons"][0]["reason"], "params");
+    assert_eq!(
+        json["tasks"]["changed"][0]["reasons"][0]["reason"],
+        "params"
+    );
 
     // A run compared with itself: nothing differs.
     let (stdout, _) = project.expect(0, &["diff", "reports", "--exit-code"]);
-    assert!(stdout.contains("claims: 0 changed verdict, 0 moved beyond tolerance"), "{stdout}");
-    assert!(stdout.contains("tasks: 0 changed key, 0 new, 0 removed, 7 unchanged"), "{stdout}");
+    assert!(
+        stdout.contains("claims: 0 changed verdict, 0 moved beyond tolerance"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tasks: 0 changed key, 0 new, 0 removed, 7 unchanged"),
+        "{stdout}"
+    );
 
     let (_, stderr) = project.expect(2, &["diff", "no/such/dir"]);
-    assert!(stderr.contains("neither a directory with a run.json nor a git revision"), "{stderr}");
+    assert!(
+        stderr.contains("neither a directory with a run.json nor a git revision"),
+        "{stderr}"
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"])
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .expect("git");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
 fn diff_against_a_git_revision_uses_the_run_recorded_for_it() {
     let project = Project::new(CLAIMS);
-    std::fs::write(project.path().join(".gitignore"), "/reports/\n/.minorfirst/\ntoy.log\n").unwrap();
+    std::fs::write(
+        project.path().join(".gitignore"),
+        "/reports/\n/.minorfirst/\ntoy.log\n",
+    )
+    .unwrap();
     git(project.path(), &["init", "-q"]);
     git(project.path(), &["add", "pipeline.toml", ".gitignore"]);
     git(project.path(), &["commit", "-q", "-m", "b.n = 5"]);

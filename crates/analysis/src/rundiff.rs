@@ -276,11 +276,16 @@ pub fn band(tolerance: &str) -> Option<f64> {
 }
 
 fn number(measured: &str) -> Option<f64> {
-    measured.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    measured
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 fn diff_claims(old: &[Claim], new: &[Claim]) -> ClaimsDiff {
-    let before: HashMap<&str, &Claim> = old.iter().map(|claim| (claim.id.as_str(), claim)).collect();
+    let before: HashMap<&str, &Claim> =
+        old.iter().map(|claim| (claim.id.as_str(), claim)).collect();
     let after: HashSet<&str> = new.iter().map(|claim| claim.id.as_str()).collect();
     let mut out = ClaimsDiff::default();
     for claim in new {
@@ -328,7 +333,10 @@ fn diff_claims(old: &[Claim], new: &[Claim]) -> ClaimsDiff {
             None => out.measured_changed.push(claim.id.clone()),
         }
     }
-    for claim in old.iter().filter(|claim| !after.contains(claim.id.as_str())) {
+    for claim in old
+        .iter()
+        .filter(|claim| !after.contains(claim.id.as_str()))
+    {
         out.removed.push(ClaimBrief {
             id: claim.id.clone(),
             verdict: verdict_text(claim).to_string(),
@@ -539,7 +547,9 @@ fn reason_text(reason: &Reason) -> String {
             &new[..new.len().min(12)]
         ),
         Reason::Inputs { stages } => format!("input changed ({})", stages.join(", ")),
-        Reason::Unexplained => "key changed (code, inputs or key format; the old run.json does not say)".into(),
+        Reason::Unexplained => {
+            "key changed (code, inputs or key format; the old run.json does not say)".into()
+        }
     }
 }
 
@@ -694,10 +704,13 @@ fn render(diff: &RunDiff, multi: &HashSet<String>) -> String {
         }
     }
     if !tasks.not_stored.is_empty() {
-        let items = tasks
-            .not_stored
-            .iter()
-            .map(|task| (task.stage.clone(), task.index, "not stored by the new run (failed or not run)".to_string()));
+        let items = tasks.not_stored.iter().map(|task| {
+            (
+                task.stage.clone(),
+                task.index,
+                "not stored by the new run (failed or not run)".to_string(),
+            )
+        });
         for line in task_lines(items, multi) {
             let _ = writeln!(out, "{line}");
         }
@@ -735,7 +748,13 @@ mod tests {
         Claim::verdict(id, "toy", "s", "m", tolerance, measured.into(), pass)
     }
 
-    fn task(stage: &str, index: usize, key: &str, params: Value, inputs: &[(&str, &str)]) -> RunTask {
+    fn task(
+        stage: &str,
+        index: usize,
+        key: &str,
+        params: Value,
+        inputs: &[(&str, &str)],
+    ) -> RunTask {
         RunTask {
             stage: stage.into(),
             kind: "toy.gen".into(),
@@ -766,7 +785,10 @@ mod tests {
 
     #[test]
     fn band_reads_absolute_bands_only() {
-        assert_eq!(band("|measured − 2.000000| ≤ 5.0e-1 (toy tolerance)"), Some(0.5));
+        assert_eq!(
+            band("|measured − 2.000000| ≤ 5.0e-1 (toy tolerance)"),
+            Some(0.5)
+        );
         assert_eq!(band("|slope − 1| ≤ 0.15 (Euler)"), Some(0.15));
         assert_eq!(band("≥ 3 (clearly closer)"), None);
         assert_eq!(band("≤ 1e-6 · max |β| (chatter)"), None);
@@ -796,7 +818,10 @@ mod tests {
         assert_eq!(result.verdict_changed.len(), 1);
         assert_eq!(result.verdict_changed[0].id, "a");
         assert_eq!(
-            (result.verdict_changed[0].old.as_str(), result.verdict_changed[0].new.as_str()),
+            (
+                result.verdict_changed[0].old.as_str(),
+                result.verdict_changed[0].new.as_str()
+            ),
             ("PASS", "FAIL")
         );
         assert_eq!(result.moved.len(), 1);
@@ -812,7 +837,13 @@ mod tests {
     fn tasks_explain_params_code_and_inputs() {
         let old = snapshot(
             vec![
-                task("g", 0, "k0", serde_json::json!({"n": 0, "v": [1, 2, 3]}), &[]),
+                task(
+                    "g",
+                    0,
+                    "k0",
+                    serde_json::json!({"n": 0, "v": [1, 2, 3]}),
+                    &[],
+                ),
                 task("g", 1, "k1", serde_json::json!({"n": 1}), &[]),
                 task("sum", 0, "s", serde_json::json!({}), &[("g", "d1")]),
                 task("old", 0, "o", serde_json::json!({}), &[]),
@@ -823,7 +854,13 @@ mod tests {
         code.fingerprint = Some("f2".into());
         let new = snapshot(
             vec![
-                task("g", 0, "k0b", serde_json::json!({"n": 0, "v": [1, 7, 3]}), &[]),
+                task(
+                    "g",
+                    0,
+                    "k0b",
+                    serde_json::json!({"n": 0, "v": [1, 7, 3]}),
+                    &[],
+                ),
                 code,
                 task("sum", 0, "s2", serde_json::json!({}), &[("g", "d2")]),
                 task("extra", 0, "e", serde_json::json!({}), &[]),
@@ -838,7 +875,10 @@ mod tests {
         assert!(text.contains("  g[0]: param v[1] 2 → 7\n"), "{text}");
         assert!(text.contains("  g[1]: code changed (f → f2)\n"), "{text}");
         assert!(text.contains("  sum: input changed (g)\n"), "{text}");
-        assert!(text.contains("  extra: new\n") && text.contains("  old: removed\n"), "{text}");
+        assert!(
+            text.contains("  extra: new\n") && text.contains("  old: removed\n"),
+            "{text}"
+        );
         assert!(result.has_differences());
         let (same, _) = diff_text(&new, &new);
         assert!(!same.has_differences());
