@@ -26,10 +26,10 @@ pub struct TrainArgs {
     /// Depth L ≥ 1.
     #[arg(long, value_name = "L")]
     pub depth: Option<usize>,
-    /// gd, sam-linf or sam-l2.
+    /// gd, sam-linf, sam-l2 or usam (unnormalised SAM, ε = ρ·∇L).
     #[arg(long, value_name = "NAME")]
     pub optimizer: Option<String>,
-    /// SAM radius ρ ≥ 0 (required for sam-linf and sam-l2).
+    /// SAM radius ρ ≥ 0 (required for sam-linf, sam-l2 and usam).
     #[arg(long, value_name = "R")]
     pub rho: Option<f64>,
     /// Balanced init per coordinate, comma-separated (d values).
@@ -86,7 +86,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let optimizer_name = args
         .optimizer
         .as_deref()
-        .ok_or_else(|| bad("--optimizer is required (gd, sam-linf or sam-l2)"))?;
+        .ok_or_else(|| bad("--optimizer is required (gd, sam-linf, sam-l2 or usam)"))?;
     let optimizer = parse_optimizer(optimizer_name, args.rho)?;
     let (data, source) = load_source(&args)?;
     let clock = match args.time.as_str() {
@@ -309,8 +309,11 @@ fn parse_optimizer(name: &str, rho: Option<f64>) -> Result<Optimizer, CliError> 
         "sam-l2" => Ok(Optimizer::SamL2 {
             rho: rho_for(name)?,
         }),
+        "usam" => Ok(Optimizer::Usam {
+            rho: rho_for(name)?,
+        }),
         other => Err(bad(format!(
-            "--optimizer expects gd, sam-linf or sam-l2, got '{other}'"
+            "--optimizer expects gd, sam-linf, sam-l2 or usam, got '{other}'"
         ))),
     }
 }

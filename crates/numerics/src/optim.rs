@@ -3,7 +3,8 @@
 //! SAM (Foret et al.): g = ∇L(θ), θ̂ = θ + ε(g), θ ← θ − η ∇L(θ̂), with ε = ρ·sign0(g) (ℓ∞, sign0(0) = 0)
 //! or ε = ρ g/‖g‖₂ with the norm over all L·d parameters jointly (ℓ2, ε = 0 when g = 0). ε depends only
 //! on the direction of g, so it is computed from the rescaled β-gradient of [`sample_pass`], which never
-//! underflows. The rescaled clock replaces ∇L(θ̂) by ∇L(θ̂)/meanᵢ(−ℓ′(m̂ᵢ)) — for one example, the outer
+//! underflows. USAM (unnormalised SAM, ε = ρ·∇L(θ)) carries the gradient's magnitude, so its perturbation uses
+//! the true ∇L(θ) including the outer ℓ′ (see docs/usam.md). The rescaled clock replaces ∇L(θ̂) by ∇L(θ̂)/meanᵢ(−ℓ′(m̂ᵢ)) — for one example, the outer
 //! ℓ′ by −1 — computed as −acc/Σq without ever dividing by an underflowed ℓ′.
 
 use crate::dataset::Dataset;
@@ -14,8 +15,16 @@ use crate::model::{SamplePass, beta_into, layer_gradients, sample_pass};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
     Gd,
-    SamLinf { rho: f64 },
-    SamL2 { rho: f64 },
+    SamLinf {
+        rho: f64,
+    },
+    SamL2 {
+        rho: f64,
+    },
+    /// Unnormalised SAM: ε = ρ·∇L(θ) (the true gradient, magnitude included).
+    Usam {
+        rho: f64,
+    },
 }
 
 impl Optimizer {
@@ -23,7 +32,7 @@ impl Optimizer {
     pub fn validate(&self) -> Result<(), NumericsError> {
         match *self {
             Optimizer::Gd => Ok(()),
-            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => {
+            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } | Optimizer::Usam { rho } => {
                 if rho.is_finite() && rho >= 0.0 {
                     Ok(())
                 } else {
@@ -40,16 +49,17 @@ impl Optimizer {
     pub fn rho(&self) -> f64 {
         match *self {
             Optimizer::Gd => 0.0,
-            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => rho,
+            Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } | Optimizer::Usam { rho } => rho,
         }
     }
 
-    /// The CLI/file name: `gd`, `sam-linf`, `sam-l2`.
+    /// The CLI/file name: `gd`, `sam-linf`, `sam-l2`, `usam`.
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Gd => "gd",
             Optimizer::SamLinf { .. } => "sam-linf",
             Optimizer::SamL2 { .. } => "sam-l2",
+            Optimizer::Usam { .. } => "usam",
         }
     }
 }
@@ -153,6 +163,17 @@ pub fn update_direction_smoothed(
     let at_theta = sample_pass(data, &ws.beta, &mut ws.acc);
     let pass = match optimizer {
         Optimizer::Gd => at_theta,
+        Optimizer::Usam { rho } => {
+            // The true ∇L(θ): g_β = acc · (−(−ℓ′)(m_ref)/n), as in the original-clock descent below.
+            let scale = -crate::model::neg_dloss(at_theta.ref_margin) / data.n() as f64;
+            ws.acc.iter_mut().for_each(|a| *a *= scale);
+            layer_gradients(weights, depth, &ws.acc, &mut ws.grad);
+            for ((o, &w), &g) in ws.perturbed.iter_mut().zip(weights).zip(&ws.grad) {
+                *o = w + rho * g;
+            }
+            beta_into(&ws.perturbed, depth, &mut ws.beta_hat);
+            sample_pass(data, &ws.beta_hat, &mut ws.acc)
+        }
         Optimizer::SamLinf { rho } | Optimizer::SamL2 { rho } => {
             // Direction of ∇L(θ): g_β ∝ −acc with a positive factor, which sign and normalisation ignore.
             ws.acc.iter_mut().for_each(|a| *a = -*a);
@@ -205,7 +226,7 @@ fn perturb(weights: &[f64], optimizer: Optimizer, rho: f64, grad: &[f64], out: &
                 *o = w + factor * g;
             }
         }
-        Optimizer::Gd => out.copy_from_slice(weights),
+        Optimizer::Gd | Optimizer::Usam { .. } => out.copy_from_slice(weights),
     }
 }
 
@@ -279,6 +300,25 @@ pub fn single_example_step<const L: usize, const D: usize>(
             for l in 0..L {
                 for j in 0..D {
                     hat[l][j] += rho * sign0(g[l][j]);
+                }
+            }
+        }
+        Optimizer::Usam { rho } => {
+            // ∇L(w) = ℓ′(m) x ⊙ Π = −(−ℓ′(m)) x ⊙ Π.
+            let mut margin = 0.0;
+            for j in 0..D {
+                let mut beta = signed_x[j];
+                for row in w.iter() {
+                    beta *= row[j];
+                }
+                margin += beta;
+            }
+            let s = crate::model::neg_dloss(margin);
+            let minus_sx = signed_x.map(|v| -s * v);
+            let g = layer_gradients_fixed(w, &minus_sx);
+            for l in 0..L {
+                for j in 0..D {
+                    hat[l][j] += rho * g[l][j];
                 }
             }
         }

@@ -178,6 +178,7 @@ pub fn parse_optimizer(name: &str, rho: f64) -> Result<Optimizer, AnalysisError>
         "gd" => Ok(Optimizer::Gd),
         "sam-linf" => Ok(Optimizer::SamLinf { rho }),
         "sam-l2" => Ok(Optimizer::SamL2 { rho }),
+        "usam" => Ok(Optimizer::Usam { rho }),
         other => Err(AnalysisError::invalid(format!(
             "unknown optimizer {other:?}"
         ))),
