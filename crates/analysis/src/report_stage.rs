@@ -334,12 +334,21 @@ fn build_model(
                     claim.id, claim.section
                 )));
             }
+            let verdict = match claim.outcome() {
+                crate::claims::Verdict::Reproduced | crate::claims::Verdict::Passed => {
+                    report::Verdict::Pass
+                }
+                crate::claims::Verdict::Inconclusive => report::Verdict::Inconclusive,
+                crate::claims::Verdict::Contradicted | crate::claims::Verdict::Failed => {
+                    report::Verdict::Fail
+                }
+            };
             Ok(report::Claim {
                 id: claim.id,
                 section: claim.section,
                 statement: if claim.known {
                     format!(
-                        "{} [Known deviation: this FAIL is a documented finding of the reproduction, \
+                        "{} [Expected: this verdict is a documented finding of the reproduction, \
                          listed in the ledger's known_failures in pipeline.toml.]",
                         claim.statement
                     )
@@ -349,8 +358,10 @@ fn build_model(
                 measurement: claim.measurement,
                 tolerance: claim.tolerance,
                 measured: claim.measured,
-                verdict: report::Verdict::from_pass(claim.pass),
+                verdict,
                 figure,
+                check: claim.class == crate::claims::ClaimClass::Check,
+                expected: claim.known,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
