@@ -324,6 +324,16 @@ fn build_model(
     let claims = claims
         .into_iter()
         .map(|claim| {
+            let verdict = match claim.outcome() {
+                crate::claims::Verdict::Reproduced | crate::claims::Verdict::Passed => {
+                    report::Verdict::Pass
+                }
+                crate::claims::Verdict::Inconclusive => report::Verdict::Inconclusive,
+                crate::claims::Verdict::Contradicted | crate::claims::Verdict::Failed => {
+                    report::Verdict::Fail
+                }
+            };
+            let check = claim.class == crate::claims::ClaimClass::Check;
             // A claim may only link to a figure that is on the page.
             let figure = claim
                 .figure
@@ -334,15 +344,6 @@ fn build_model(
                     claim.id, claim.section
                 )));
             }
-            let verdict = match claim.outcome() {
-                crate::claims::Verdict::Reproduced | crate::claims::Verdict::Passed => {
-                    report::Verdict::Pass
-                }
-                crate::claims::Verdict::Inconclusive => report::Verdict::Inconclusive,
-                crate::claims::Verdict::Contradicted | crate::claims::Verdict::Failed => {
-                    report::Verdict::Fail
-                }
-            };
             Ok(report::Claim {
                 id: claim.id,
                 section: claim.section,
@@ -360,7 +361,7 @@ fn build_model(
                 measured: claim.measured,
                 verdict,
                 figure,
-                check: claim.class == crate::claims::ClaimClass::Check,
+                check,
                 expected: claim.known,
             })
         })
