@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use analysis::claims::{Claim, LEDGER_FILE, read_ledger};
+use analysis::claims::{Claim, LEDGER_FILE, VerdictCounts, read_ledger, verdict_text};
 use pipeline::{Plan, Store};
 
 use super::engine::{PlanArgs, load_plan};
@@ -84,19 +84,10 @@ pub fn ledger_claims(plan: &Plan, store: &Store) -> Result<Option<Vec<Claim>>, C
     Ok(found.then_some(claims))
 }
 
-/// `claims: N passed, M failed` (with how many failures are documented findings).
+/// `claims: evidence: N reproduced, I inconclusive, C contradicted (K expected) · checks: P passed,
+/// F failed` — evidence and checks (rows true by construction) counted apart.
 pub fn summary_line(claims: &[Claim]) -> String {
-    let passed = claims.iter().filter(|claim| claim.pass).count();
-    let known = claims
-        .iter()
-        .filter(|claim| !claim.pass && claim.known)
-        .count();
-    let failed = claims.len() - passed;
-    if known == 0 {
-        format!("claims: {passed} passed, {failed} failed")
-    } else {
-        format!("claims: {passed} passed, {failed} failed ({known} known deviations)")
-    }
+    VerdictCounts::of(claims).to_string()
 }
 
 /// `verify`: recompute nothing; check that every task of the current plan is stored and verifies
@@ -139,11 +130,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
         ));
     };
     for claim in claims.iter().filter(|claim| !claim.pass) {
-        let label = if claim.known {
-            "FAIL (known deviation)"
-        } else {
-            "FAIL"
-        };
+        let label = verdict_text(claim).to_uppercase();
         println!(
             "{label} {}: {} (measured {}; {})",
             claim.id, claim.statement, claim.measured, claim.tolerance

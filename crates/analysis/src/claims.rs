@@ -16,6 +16,49 @@ pub const CLAIMS_FILE: &str = "claims.json";
 /// File name of the gathered ledger inside the ledger task's object.
 pub const LEDGER_FILE: &str = "ledger.json";
 
+/// What a row of the ledger is worth as evidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimClass {
+    /// A measurement that could have come out against the paper: its verdict is
+    /// [`Verdict::Reproduced`], [`Verdict::Inconclusive`] or [`Verdict::Contradicted`].
+    #[default]
+    Evidence,
+    /// True by construction of the experiment (a grid that brackets its own threshold, a quantity
+    /// that is monotone by definition, ...): a consistency check of the code, not evidence for the
+    /// paper. Its verdict is [`Verdict::Passed`] or [`Verdict::Failed`].
+    Check,
+}
+
+/// The verdict of one row; which values apply depends on its [`ClaimClass`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Evidence: the measurement agrees with the paper within the stated tolerance.
+    Reproduced,
+    /// Evidence: the measurement can decide neither way (e.g. the run did not reach the regime).
+    Inconclusive,
+    /// Evidence: the measurement disagrees with the paper beyond the stated tolerance.
+    Contradicted,
+    /// Check: the consistency check holds.
+    Passed,
+    /// Check: the consistency check does not hold (a bug in the code, not a finding).
+    Failed,
+}
+
+impl Verdict {
+    /// Lower-case word shown in the ledger, e.g. `reproduced`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Reproduced => "reproduced",
+            Self::Inconclusive => "inconclusive",
+            Self::Contradicted => "contradicted",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// One row of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
@@ -39,6 +82,13 @@ pub struct Claim {
     /// regression. Set only by the ledger.
     #[serde(default)]
     pub known: bool,
+    /// Evidence (the default) or a check true by construction; set with [`Claim::check`].
+    #[serde(default)]
+    pub class: ClaimClass,
+    /// An evidence row whose measurement decides neither way (set with [`Claim::inconclusive`]);
+    /// `pass` is then false, and the row counts neither as reproduced nor as contradicted.
+    #[serde(default)]
+    pub inconclusive: bool,
 }
 
 impl Claim {
@@ -65,6 +115,8 @@ impl Claim {
             pass,
             figure: None,
             known: false,
+            class: ClaimClass::Evidence,
+            inconclusive: false,
         }
     }
 
@@ -88,12 +140,91 @@ impl Claim {
             pass,
             figure: None,
             known: false,
+            class: ClaimClass::Evidence,
+            inconclusive: false,
         }
     }
 
     pub fn with_figure(mut self, figure: &str) -> Self {
         self.figure = Some(figure.into());
         self
+    }
+
+    /// Marks the row a check: true by construction of the experiment, so it verifies the code and
+    /// is not counted as evidence for the paper. The measurement and verdict are unchanged.
+    pub fn check(mut self) -> Self {
+        self.class = ClaimClass::Check;
+        self
+    }
+
+    /// Marks an evidence row inconclusive: the measurement decides neither way. `pass` becomes
+    /// false so that nothing reading only `pass` counts it as reproduced.
+    pub fn inconclusive(mut self) -> Self {
+        self.inconclusive = true;
+        self.pass = false;
+        self
+    }
+
+    /// The row's verdict, from its class, `pass` and `inconclusive`.
+    pub fn outcome(&self) -> Verdict {
+        match (self.class, self.pass, self.inconclusive) {
+            (ClaimClass::Check, true, _) => Verdict::Passed,
+            (ClaimClass::Check, false, _) => Verdict::Failed,
+            (ClaimClass::Evidence, true, _) => Verdict::Reproduced,
+            (ClaimClass::Evidence, false, true) => Verdict::Inconclusive,
+            (ClaimClass::Evidence, false, false) => Verdict::Contradicted,
+        }
+    }
+}
+
+/// Counts of a ledger's verdicts, the two classes apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictCounts {
+    pub reproduced: usize,
+    pub inconclusive: usize,
+    pub contradicted: usize,
+    /// Non-passing rows listed in the ledger's `known_failures`.
+    pub expected: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl VerdictCounts {
+    pub fn of(claims: &[Claim]) -> Self {
+        let mut counts = Self::default();
+        for claim in claims {
+            match claim.outcome() {
+                Verdict::Reproduced => counts.reproduced += 1,
+                Verdict::Inconclusive => counts.inconclusive += 1,
+                Verdict::Contradicted => counts.contradicted += 1,
+                Verdict::Passed => counts.passed += 1,
+                Verdict::Failed => counts.failed += 1,
+            }
+            if !claim.pass && claim.known {
+                counts.expected += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl std::fmt::Display for VerdictCounts {
+    /// `claims: evidence: 54 reproduced, 0 inconclusive, 2 contradicted (2 expected) · checks: 30
+    /// passed, 0 failed` — the headline `run` prints and the report states.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "claims: evidence: {} reproduced, {} inconclusive, {} contradicted",
+            self.reproduced, self.inconclusive, self.contradicted
+        )?;
+        if self.expected > 0 {
+            write!(f, " ({} expected)", self.expected)?;
+        }
+        write!(
+            f,
+            " · checks: {} passed, {} failed",
+            self.passed, self.failed
+        )
     }
 }
 
@@ -193,12 +324,59 @@ impl StageKind for Ledger {
     }
 }
 
-/// `PASS`, `FAIL`, or `FAIL (known)` for a documented finding.
+/// The verdict's word (`reproduced`, `inconclusive`, `contradicted`, `passed`, `failed`), with
+/// ` (expected)` for a non-passing row listed in `known_failures`.
 pub fn verdict_text(claim: &Claim) -> &'static str {
-    match (claim.pass, claim.known) {
-        (true, _) => "PASS",
-        (false, false) => "FAIL",
-        (false, true) => "FAIL (known)",
+    match (claim.outcome(), claim.known) {
+        (Verdict::Inconclusive, true) => "inconclusive (expected)",
+        (Verdict::Contradicted, true) => "contradicted (expected)",
+        (Verdict::Failed, true) => "failed (expected)",
+        (verdict, _) => verdict.word(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, pass: bool) -> Claim {
+        Claim::verdict(id, "s", "st", "m", "t", "x".into(), pass)
+    }
+
+    #[test]
+    fn verdicts_follow_class_and_defaults_keep_todays_meaning() {
+        assert_eq!(row("a", true).outcome(), Verdict::Reproduced);
+        assert_eq!(row("a", false).outcome(), Verdict::Contradicted);
+        assert_eq!(row("a", true).check().outcome(), Verdict::Passed);
+        assert_eq!(row("a", false).check().outcome(), Verdict::Failed);
+        let unsure = row("a", true).inconclusive();
+        assert!(!unsure.pass);
+        assert_eq!(unsure.outcome(), Verdict::Inconclusive);
+        // A ledger written before classes existed reads as evidence.
+        let old = r#"{"id":"a","section":"s","statement":"st","measurement":"m","tolerance":"t",
+            "measured":"x","pass":true,"figure":null}"#;
+        let claim: Claim = serde_json::from_str(old).unwrap();
+        assert_eq!(claim.class, ClaimClass::Evidence);
+        assert_eq!(claim.outcome(), Verdict::Reproduced);
+    }
+
+    #[test]
+    fn headline_counts_the_two_classes_apart() {
+        let mut known = row("c", false);
+        known.known = true;
+        let claims = vec![
+            row("a", true),
+            row("b", true).check(),
+            known,
+            row("d", true).inconclusive(),
+            row("e", true).check(),
+        ];
+        assert_eq!(
+            VerdictCounts::of(&claims).to_string(),
+            "claims: evidence: 1 reproduced, 1 inconclusive, 1 contradicted (1 expected) · checks: 2 passed, 0 failed"
+        );
+        assert_eq!(verdict_text(&claims[2]), "contradicted (expected)");
+        assert_eq!(verdict_text(&claims[1]), "passed");
     }
 }
 

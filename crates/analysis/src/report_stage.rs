@@ -324,6 +324,16 @@ fn build_model(
     let claims = claims
         .into_iter()
         .map(|claim| {
+            let verdict = match claim.outcome() {
+                crate::claims::Verdict::Reproduced | crate::claims::Verdict::Passed => {
+                    report::Verdict::Pass
+                }
+                crate::claims::Verdict::Inconclusive => report::Verdict::Inconclusive,
+                crate::claims::Verdict::Contradicted | crate::claims::Verdict::Failed => {
+                    report::Verdict::Fail
+                }
+            };
+            let check = claim.class == crate::claims::ClaimClass::Check;
             // A claim may only link to a figure that is on the page.
             let figure = claim
                 .figure
@@ -339,7 +349,7 @@ fn build_model(
                 section: claim.section,
                 statement: if claim.known {
                     format!(
-                        "{} [Known deviation: this FAIL is a documented finding of the reproduction, \
+                        "{} [Expected: this verdict is a documented finding of the reproduction, \
                          listed in the ledger's known_failures in pipeline.toml.]",
                         claim.statement
                     )
@@ -349,8 +359,10 @@ fn build_model(
                 measurement: claim.measurement,
                 tolerance: claim.tolerance,
                 measured: claim.measured,
-                verdict: report::Verdict::from_pass(claim.pass),
+                verdict,
                 figure,
+                check,
+                expected: claim.known,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

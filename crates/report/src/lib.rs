@@ -12,8 +12,9 @@
 //! ```
 //! let model = report::sample::sample_model();
 //! let html = report::render(&model)?;
-//! assert!(html.contains("claims: 3 passed, 1 failed"));
-//! assert_eq!(model.claims_summary().to_string(), "claims: 3 passed, 1 failed");
+//! let headline = "claims: evidence: 2 reproduced, 0 inconclusive, 1 contradicted · checks: 1 passed, 0 failed";
+//! assert!(html.contains(headline));
+//! assert_eq!(model.claims_summary().to_string(), headline);
 //! # Ok::<(), report::ReportError>(())
 //! ```
 

@@ -39,6 +39,9 @@ pub enum Verdict {
     Pass,
     #[serde(rename = "FAIL")]
     Fail,
+    /// Evidence whose measurement decides neither way.
+    #[serde(rename = "INCONCLUSIVE")]
+    Inconclusive,
 }
 
 impl Verdict {
@@ -65,6 +68,13 @@ pub struct Claim {
     /// Id of the figure that shows the claim; the row links to the section when absent.
     #[serde(default)]
     pub figure: Option<String>,
+    /// A check true by construction (verdict shown as passed/failed), not evidence for the paper
+    /// (reproduced/contradicted).
+    #[serde(default)]
+    pub check: bool,
+    /// A non-passing verdict documented as a finding of the reproduction: shown "(expected)".
+    #[serde(default)]
+    pub expected: bool,
 }
 
 /// One section of the page, mirroring a part of the paper.
@@ -184,30 +194,61 @@ pub struct StageWallTime {
     pub cached: bool,
 }
 
-/// Counts of the ledger's verdicts; displays as the CLI's one-line summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Counts of the ledger's verdicts, evidence and checks apart; displays as the CLI's one-line
+/// summary, `claims: evidence: R reproduced, I inconclusive, C contradicted (K expected) · checks:
+/// P passed, F failed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ClaimsSummary {
+    pub reproduced: usize,
+    pub inconclusive: usize,
+    pub contradicted: usize,
+    /// Non-passing rows marked expected.
+    pub expected: usize,
     pub passed: usize,
     pub failed: usize,
 }
 
+impl ClaimsSummary {
+    /// Whether any row did not pass (expected or not).
+    pub fn has_failures(&self) -> bool {
+        self.inconclusive + self.contradicted + self.failed > 0
+    }
+}
+
 impl fmt::Display for ClaimsSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "claims: {} passed, {} failed", self.passed, self.failed)
+        write!(
+            f,
+            "claims: evidence: {} reproduced, {} inconclusive, {} contradicted",
+            self.reproduced, self.inconclusive, self.contradicted
+        )?;
+        if self.expected > 0 {
+            write!(f, " ({} expected)", self.expected)?;
+        }
+        write!(
+            f,
+            " · checks: {} passed, {} failed",
+            self.passed, self.failed
+        )
     }
 }
 
 impl ReportModel {
-    /// Counts passed and failed claims.
+    /// Counts the claims' verdicts, evidence and checks apart.
     pub fn claims_summary(&self) -> ClaimsSummary {
-        let failed = self
-            .claims
-            .iter()
-            .filter(|claim| claim.verdict == Verdict::Fail)
-            .count();
-        ClaimsSummary {
-            passed: self.claims.len() - failed,
-            failed,
+        let mut summary = ClaimsSummary::default();
+        for claim in &self.claims {
+            match (claim.check, claim.verdict) {
+                (true, Verdict::Pass) => summary.passed += 1,
+                (true, _) => summary.failed += 1,
+                (false, Verdict::Pass) => summary.reproduced += 1,
+                (false, Verdict::Inconclusive) => summary.inconclusive += 1,
+                (false, Verdict::Fail) => summary.contradicted += 1,
+            }
+            if claim.expected && claim.verdict != Verdict::Pass {
+                summary.expected += 1;
+            }
         }
+        summary
     }
 }

@@ -36,6 +36,9 @@ const PAGE_IDS: &[&str] = &["top", "contents", "claims", "provenance", "run-info
 struct View<'a> {
     model: ReportModel,
     summary: ClaimsSummary,
+    /// `summary` as the CLI prints it.
+    summary_line: String,
+    has_failures: bool,
     /// Ids of figures wide enough (panel rows) to get a full row instead of sharing one.
     wide_figures: Vec<String>,
     run_info: Option<RunInfoView<'a>>,
@@ -77,6 +80,8 @@ pub fn render(model: &ReportModel) -> Result<String, ReportError> {
     let view = View {
         model: safe_model,
         summary: model.claims_summary(),
+        summary_line: model.claims_summary().to_string(),
+        has_failures: model.claims_summary().has_failures(),
         wide_figures,
         run_info: model.run_info.as_ref().map(run_info_view),
     };
@@ -342,10 +347,20 @@ mod tests {
         let claims = html.find("id=\"claims\"").unwrap();
         let first_section = html.find("<section class=\"paper-section\"").unwrap();
         assert!(claims < ledger && ledger < first_section);
-        assert!(text_of(&html).contains("claims: 3 passed, 1 failed"));
+        assert!(text_of(&html).contains(
+            "claims: evidence: 2 reproduced, 0 inconclusive, 1 contradicted · checks: 1 passed, 0 failed"
+        ));
         assert_eq!(html.matches("<tr id=\"claim-").count(), 4);
-        assert_eq!(html.matches("class=\"verdict pass\">✓ PASS").count(), 3);
-        assert_eq!(html.matches("class=\"verdict fail\">✗ FAIL").count(), 1);
+        assert_eq!(
+            html.matches("class=\"verdict pass\">✓ reproduced").count(),
+            2
+        );
+        assert_eq!(html.matches("class=\"verdict pass\">✓ passed").count(), 1);
+        assert_eq!(
+            html.matches("class=\"verdict fail\">✗ contradicted")
+                .count(),
+            1
+        );
         assert!(html.contains("<tr id=\"claim-cor3.5.winner.L3\" class=\"fail\">"));
     }
 

@@ -48,7 +48,10 @@ pub fn sample_model() -> ReportModel {
                 Verdict::Fail,
                 Some("fig-linf-regimes"),
             ),
-            claim(
+            // A check, so the sample shows both classes.
+            Claim {
+                check: true,
+                ..claim(
                 "ext.flow.order1",
                 "flows",
                 "Discrete SAM approaches its flow at first order in η; a statement with <b>& markup.",
@@ -57,7 +60,8 @@ pub fn sample_model() -> ReportModel {
                 "0.98",
                 Verdict::Pass,
                 None,
-            ),
+            )
+            },
         ],
         sections: vec![
             Section {
@@ -247,6 +251,8 @@ fn claim(
         measured: measured.into(),
         verdict,
         figure: figure.map(Into::into),
+        check: false,
+        expected: false,
     }
 }
 

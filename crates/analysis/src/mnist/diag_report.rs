@@ -460,6 +460,7 @@ fn claims(runs: &[Run], tol: f64) -> Vec<Claim> {
                 ),
                 first < gd_first - tol,
             )
+            .check()
             .with_figure(FIG_SHARES),
         );
         let initial = &run.shares[0];

@@ -254,6 +254,7 @@ fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
                 1e-12,
                 "the update is exactly zero; only the rounding of ρ^L itself remains",
             )
+            .check()
             .with_figure(figure),
         );
     }

@@ -268,6 +268,7 @@ fn claims(
             },
             bad_row.is_none(),
         )
+        .check()
         .with_figure(FIG_HEATMAP),
     );
     out.push(
@@ -330,6 +331,7 @@ fn claims(
             ),
             inside,
         )
+        .check()
         .with_figure(FIG_HEATMAP),
     );
     // At τ = 0+ (the first row) the dominant index steps from k to k+1 where α crosses a_k (B5.5).
@@ -364,6 +366,7 @@ fn claims(
             },
             bracket_failures.is_empty(),
         )
+        .check()
         .with_figure(FIG_HEATMAP),
     );
     out

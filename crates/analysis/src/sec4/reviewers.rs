@@ -209,6 +209,7 @@ impl StageKind for Comparable {
                     .join("; "),
                 all_minor,
             )
+            .check()
             .with_figure(FIG_COMPARABLE),
         );
         let mut worst: f64 = 0.0;

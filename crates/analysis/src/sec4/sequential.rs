@@ -319,6 +319,7 @@ fn claims_for(c: &Compared<'_>, mu: &[f64], params: &Params) -> Vec<Claim> {
                 format!("max deviation {worst:.5}"),
                 worst <= params.chat_tol,
             )
+            .check()
             .with_figure(FIG_CHAT),
         );
     }

@@ -166,6 +166,7 @@ impl StageKind for Thresholds {
                 ),
                 mismatches.is_empty() && all_covered,
             )
+            .check()
             .with_figure(FIG),
         );
         let mut df = Columns::new()

@@ -132,6 +132,7 @@ impl StageKind for Timescale {
                     .join("; "),
                 last_log10 > 100.0,
             )
+            .check()
             .with_figure(FIG_TIME),
         );
         // (2) Plain discrete SAM in original time: the first switch against t(τ).
