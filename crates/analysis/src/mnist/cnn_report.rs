@@ -150,7 +150,8 @@ impl StageKind for CnnReport {
             [
                 "mnist/cnn_report.rs",
                 "mnist/common.rs",
-                "mnist/report_common.rs"
+                "mnist/report_common.rs",
+                "mnist/cnn.rs"
             ],
             ["figures"]
         )

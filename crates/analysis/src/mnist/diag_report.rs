@@ -194,7 +194,8 @@ impl StageKind for DiagReport {
             [
                 "mnist/diag_report.rs",
                 "mnist/common.rs",
-                "mnist/report_common.rs"
+                "mnist/report_common.rs",
+                "mnist/diag.rs"
             ],
             ["figures"]
         )

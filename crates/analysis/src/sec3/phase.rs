@@ -136,7 +136,10 @@ impl StageKind for PhaseGrid {
         "sec3.phase_grid"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["sec3/phase.rs", "runs/spec.rs"], ["numerics"])
+        crate::fingerprint!(
+            ["sec3/phase.rs", "runs/spec.rs", "runs/data.rs"],
+            ["numerics"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         let float = |min| ParamType::Float {

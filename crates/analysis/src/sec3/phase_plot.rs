@@ -66,7 +66,13 @@ impl StageKind for Phase {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec3/phase_plot.rs", "sec3/phase.rs", "sec3/common.rs"],
+            [
+                "sec3/phase_plot.rs",
+                "sec3/phase.rs",
+                "sec3/common.rs",
+                "runs/spec.rs",
+                "runs/data.rs"
+            ],
             ["figures"]
         )
     }

@@ -87,7 +87,7 @@ impl StageKind for DominantColumnKind {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec4/initscale.rs", "sec4/common.rs"],
+            ["sec4/initscale.rs", "sec4/common.rs", "runs/output.rs"],
             ["numerics", "figures"]
         )
     }
@@ -155,7 +155,7 @@ impl StageKind for InitScale {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec4/initscale.rs", "sec4/common.rs"],
+            ["sec4/initscale.rs", "sec4/common.rs", "runs/output.rs"],
             ["numerics", "figures"]
         )
     }

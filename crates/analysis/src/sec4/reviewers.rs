@@ -121,7 +121,7 @@ impl StageKind for Comparable {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec4/reviewers.rs", "sec4/common.rs"],
+            ["sec4/reviewers.rs", "sec4/common.rs", "runs/output.rs"],
             ["numerics", "figures"]
         )
     }
