@@ -335,6 +335,11 @@ pub fn verdict_text(claim: &Claim) -> &'static str {
     }
 }
 
+/// Read a ledger written by [`Ledger`].
+pub fn read_ledger(path: &Path) -> Result<Vec<Claim>, AnalysisError> {
+    read_json(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,9 +383,4 @@ mod tests {
         assert_eq!(verdict_text(&claims[2]), "contradicted (expected)");
         assert_eq!(verdict_text(&claims[1]), "passed");
     }
-}
-
-/// Read a ledger written by [`Ledger`].
-pub fn read_ledger(path: &Path) -> Result<Vec<Claim>, AnalysisError> {
-    read_json(path)
 }
