@@ -50,7 +50,7 @@ pub struct RunArgs {
     /// Run every selected task (the targets and all their dependencies) even if cached.
     #[arg(long)]
     pub forceall: bool,
-    /// After a task fails, keep running every task that does not depend on it [default].
+    /// After a task fails, keep running every task that does not depend on it (the default).
     #[arg(long, short = 'k', conflicts_with = "fail_fast")]
     pub keep_going: bool,
     /// After the first task failure, start no new task; tasks already running finish and are

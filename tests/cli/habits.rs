@@ -418,8 +418,8 @@ deps = ["ca", "cb", "cloose", "cfail"]
 fn expected_diff_body() -> BTreeSet<String> {
     [
         "claims: 1 changed verdict, 1 moved beyond tolerance, 0 new, 0 removed, 1 other measured changes, 1 unchanged",
-        "  verdict toy.b: PASS → FAIL (measured 5.000000 → 6.000000)",
-        "  moved   toy.b.fail: 5.000000 → 6.000000 (|Δ| = 1.0e0 > tolerance 5.0e-1; still FAIL)",
+        "  verdict toy.b: reproduced → contradicted (measured 5.000000 → 6.000000)",
+        "  moved   toy.b.fail: 5.000000 → 6.000000 (|Δ| = 1.0e0 > tolerance 5.0e-1; still contradicted)",
         "  measured changed within tolerance or without a numeric band: toy.b.loose",
         "tasks: 5 changed key, 0 new, 0 removed, 2 unchanged",
         "  b: param n 5 → 6",
@@ -448,7 +448,7 @@ fn body(stdout: &str) -> BTreeSet<String> {
 fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_changed() {
     let project = Project::new(CLAIMS);
     let (_, stderr) = project.expect(0, &["run"]);
-    assert!(stderr.contains("claims: 3 passed, 1 failed"), "{stderr}");
+    assert!(stderr.contains("claims: evidence: 3 reproduced, 0 inconclusive, 1 contradicted"), "{stderr}");
     assert!(project.path().join("reports/ledgers/ledger.json").is_file());
     // The old run, as another machine's reports/ would arrive: run.json and the ledgers only.
     let old = project.path().join("old");
@@ -465,7 +465,7 @@ fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_chan
     .unwrap();
 
     let (_, stderr) = project.expect(0, &["run", "--set", "b.n=6"]);
-    assert!(stderr.contains("claims: 2 passed, 2 failed"), "{stderr}");
+    assert!(stderr.contains("claims: evidence: 2 reproduced, 0 inconclusive, 2 contradicted"), "{stderr}");
     let (stdout, _) = project.expect(0, &["diff", "old"]);
     assert_eq!(body(&stdout), expected_diff_body(), "{stdout}");
     assert_eq!(

@@ -822,7 +822,7 @@ mod tests {
                 result.verdict_changed[0].old.as_str(),
                 result.verdict_changed[0].new.as_str()
             ),
-            ("PASS", "FAIL")
+            ("reproduced", "contradicted")
         );
         assert_eq!(result.moved.len(), 1);
         assert_eq!(result.moved[0].id, "b");
