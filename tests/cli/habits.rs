@@ -448,7 +448,10 @@ fn body(stdout: &str) -> BTreeSet<String> {
 fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_changed() {
     let project = Project::new(CLAIMS);
     let (_, stderr) = project.expect(0, &["run"]);
-    assert!(stderr.contains("claims: evidence: 3 reproduced, 0 inconclusive, 1 contradicted"), "{stderr}");
+    assert!(
+        stderr.contains("claims: evidence: 3 reproduced, 0 inconclusive, 1 contradicted"),
+        "{stderr}"
+    );
     assert!(project.path().join("reports/ledgers/ledger.json").is_file());
     // The old run, as another machine's reports/ would arrive: run.json and the ledgers only.
     let old = project.path().join("old");
@@ -465,7 +468,10 @@ fn diff_against_a_copied_reports_directory_lists_exactly_what_one_parameter_chan
     .unwrap();
 
     let (_, stderr) = project.expect(0, &["run", "--set", "b.n=6"]);
-    assert!(stderr.contains("claims: evidence: 2 reproduced, 0 inconclusive, 2 contradicted"), "{stderr}");
+    assert!(
+        stderr.contains("claims: evidence: 2 reproduced, 0 inconclusive, 2 contradicted"),
+        "{stderr}"
+    );
     let (stdout, _) = project.expect(0, &["diff", "old"]);
     assert_eq!(body(&stdout), expected_diff_body(), "{stdout}");
     assert_eq!(
