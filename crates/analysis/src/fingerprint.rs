@@ -3,7 +3,7 @@
 include!(concat!(env!("OUT_DIR"), "/fingerprints.rs"));
 
 /// Files every stage kind depends on: the shared table, claim, figure-index and parameter-spec code.
-const COMMON: &[&str] = &[
+pub const COMMON: &[&str] = &[
     "lib.rs",
     "error.rs",
     "fingerprint.rs",

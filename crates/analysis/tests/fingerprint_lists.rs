@@ -12,16 +12,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-/// Files every kind's fingerprint includes (`COMMON` in `src/fingerprint.rs`).
-const COMMON: &[&str] = &[
-    "lib.rs",
-    "error.rs",
-    "fingerprint.rs",
-    "table.rs",
-    "claims.rs",
-    "artifacts.rs",
-    "params.rs",
-];
+use analysis::fingerprint::COMMON;
 const DOMAIN_CRATES: &[&str] = &["numerics", "figures", "report", "vision"];
 
 fn src() -> PathBuf {
