@@ -198,16 +198,59 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
     };
     let store = Store::new(&config.store);
     let report =
-        pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(engine_error)?;
+        pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(|error| {
+            match &error {
+                pipeline::Error::Io { path, source } if pipeline::is_no_space(source) => {
+                    no_space_error(path, 0)
+                }
+                _ => engine_error(error),
+            }
+        })?;
     eprintln!("{}", report.summary());
-    super::diff::after_run(&plan, &store, &config, &report, complete)?;
-    if let Some(claims) = super::ledger::ledger_claims(&plan, &store)? {
-        let index = config.reports.join("index.html");
-        if index.exists() {
-            eprintln!("report: {}", index.display());
-            eprintln!("open: {}", super::habits::page_url(&index));
+    // Steps after the summary; on a full disk they fail too, and that is said once below.
+    let mut later: Vec<CliError> = Vec::new();
+    if let Err(error) = super::diff::after_run(&plan, &store, &config, &report, complete) {
+        later.push(error);
+    }
+    match super::ledger::ledger_claims(&plan, &store) {
+        Ok(Some(claims)) => {
+            let index = config.reports.join("index.html");
+            if index.exists() {
+                eprintln!("report: {}", index.display());
+                eprintln!("open: {}", super::habits::page_url(&index));
+            }
+            eprintln!("{}", super::ledger::summary_line(&claims));
         }
-        eprintln!("{}", super::ledger::summary_line(&claims));
+        Ok(None) => {}
+        Err(error) => later.push(error),
+    }
+    if report.stale {
+        eprintln!(
+            "warning: {} may be stale: a run did not complete since its files were published \
+             (see {})",
+            config.reports.display(),
+            config.reports.join(pipeline::STALE).display()
+        );
+    }
+    let failed_for_space = report
+        .records
+        .iter()
+        .filter(|record| record.no_space)
+        .count();
+    let later_no_space = later
+        .iter()
+        .any(|error| error.message.contains("No space left on device"));
+    if let Some(path) = report.no_space() {
+        return Err(no_space_error(
+            path.unwrap_or(store.root()),
+            failed_for_space,
+        ));
+    }
+    if later_no_space {
+        return Err(no_space_error(store.root(), failed_for_space));
+    }
+    if let Some(error) = later.into_iter().next() {
+        return Err(error);
     }
     if report.succeeded() {
         return Ok(());
@@ -225,6 +268,16 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
             )
         })
         .collect();
+    if failures.is_empty() {
+        // Every task ran, but a step after them did not (making objects durable, saving stamps,
+        // publishing, run.json): not a task failure, and nothing it wrote is trusted later.
+        let problems: Vec<&str> = report
+            .problems
+            .iter()
+            .map(|problem| problem.message.as_str())
+            .collect();
+        return Err(CliError::unexpected(problems.join("; ")));
+    }
     let skipped = report.count(Outcome::Skipped);
     let not_run = report.count(Outcome::NotRun);
     let not_run = if not_run > 0 {
@@ -240,6 +293,23 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
             failures.join("; ")
         ),
     ))
+}
+
+/// The one line a full disk gets (exit 3, as a failed run: what did run is stored and trusted).
+fn no_space_error(path: &std::path::Path, tasks: usize) -> CliError {
+    let tasks = if tasks > 0 {
+        format!(" ({tasks} task(s) failed for lack of space)")
+    } else {
+        String::new()
+    };
+    CliError::new(
+        exit::TASK_FAILED,
+        format!(
+            "no space left on device: {}{tasks}; free some space and rerun (finished tasks are \
+             kept)",
+            path.display()
+        ),
+    )
 }
 
 fn status(args: StatusArgs) -> Result<(), CliError> {

@@ -1,5 +1,6 @@
 //! The one integration-test binary: drives the real `minorfirst` binary in temp dirs.
 
+mod durability;
 mod engine;
 mod habits;
 mod report;

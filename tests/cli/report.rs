@@ -84,7 +84,7 @@ fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
 /// The page without its one non-deterministic block (timings and timestamps); the markers are
 /// those of `report::RUN_INFO_BEGIN`/`END`, repeated here because the binary's tests only see
 /// the binary.
-fn strip_run_info(html: &str) -> String {
+pub(crate) fn strip_run_info(html: &str) -> String {
     match html.find(RUN_INFO_BEGIN) {
         Some(begin) => {
             let end = html[begin..]

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -59,12 +59,61 @@ pub struct TaskRecord {
     pub outcome: Outcome,
     pub duration_s: f64,
     pub error: Option<String>,
+    /// The task failed because the filesystem it wrote to was full (ENOSPC, or its error was
+    /// reported by a library that loses the cause, e.g. parquet's "transport error", while the
+    /// filesystem had no room left).
+    pub no_space: bool,
 }
+
+/// Something that went wrong after the tasks ran (making objects durable, saving stamps,
+/// publishing, writing run.json). The run's records stay valid and its summary is still printed.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub message: String,
+    /// The path involved, when the problem is that its filesystem is full.
+    pub no_space: Option<PathBuf>,
+}
+
+impl Problem {
+    fn from_error(error: Error) -> Self {
+        let no_space = match &error {
+            Error::Io { path, source } if is_no_space(source) => Some(path.clone()),
+            _ => None,
+        };
+        Self {
+            message: error.to_string(),
+            no_space,
+        }
+    }
+}
+
+/// Whether an IO error is "no space left on device" (or "disk quota exceeded").
+pub fn is_no_space(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// Whether the filesystem holding `path` has (almost) no room left: less than [`LOW_SPACE`]
+/// bytes available. Used to recognise failures whose error message lost the cause.
+fn filesystem_full(path: &Path) -> bool {
+    rustix::fs::statvfs(path)
+        .is_ok_and(|stats| stats.f_bavail.saturating_mul(stats.f_frsize) < LOW_SPACE)
+}
+
+/// Below this much free space a failed task is taken to have failed for lack of room.
+const LOW_SPACE: u64 = 1 << 20;
 
 /// The result of a run: one record per selected task, in plan order.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub records: Vec<TaskRecord>,
+    /// Failures after the tasks ran (see [`Problem`]); empty on a clean run.
+    pub problems: Vec<Problem>,
+    /// Whether `reports/STALE` is present after this run: some published file may be older than
+    /// the store (a task failed or was not run, now or in an earlier run not yet repaired).
+    pub stale: bool,
 }
 
 impl RunReport {
@@ -96,9 +145,27 @@ impl RunReport {
     }
 
     pub fn succeeded(&self) -> bool {
+        self.problems.is_empty()
+            && self
+                .records
+                .iter()
+                .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+    }
+
+    /// Whether the run ran out of disk space (a task failed for lack of room, or a later step
+    /// could not write), and where, if a later step said so.
+    pub fn no_space(&self) -> Option<Option<&Path>> {
+        if let Some(path) = self
+            .problems
+            .iter()
+            .find_map(|problem| problem.no_space.as_deref())
+        {
+            return Some(Some(path));
+        }
         self.records
             .iter()
-            .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+            .any(|record| record.no_space)
+            .then_some(None)
     }
 }
 
@@ -171,10 +238,12 @@ fn classify(
             if forced.contains(&id) {
                 return (id, Need::Execute, StampUpdate::Keep);
             }
+            // Published files are re-hashed even on the fast path: they are what people read.
             if !verify_all
-                && known
-                    .get(key)
-                    .is_some_and(|recorded| store.matches_stamps(key, recorded))
+                && known.get(key).is_some_and(|recorded| {
+                    store.matches_stamps(key, recorded)
+                        && store.verify_published(key, recorded).is_ok()
+                })
             {
                 return (id, Need::Cached, StampUpdate::Keep);
             }
@@ -357,7 +426,10 @@ fn execute_one(
         .collect();
     let outcome = store
         .scratch(&task.key)
-        .map_err(|error| error.to_string())
+        .map_err(|error| {
+            let no_space = matches!(&error, Error::Io { source, .. } if is_no_space(source));
+            (error.to_string(), no_space)
+        })
         .and_then(|scratch| {
             let context = TaskContext {
                 stage: &stage.name,
@@ -385,6 +457,13 @@ fn execute_one(
                         |text| format!("the task panicked: {text}"),
                     )),
             };
+            // Judged before the scratch directory is removed (which frees the space again).
+            let result = result.map_err(|error| {
+                let no_space = error.contains("No space left on device")
+                    || error.contains("os error 28")
+                    || filesystem_full(&scratch);
+                (error, no_space)
+            });
             if result.is_err() {
                 let _ = std::fs::remove_dir_all(&scratch);
             }
@@ -398,15 +477,21 @@ fn execute_one(
                 outcome: Outcome::Executed,
                 duration_s,
                 error: None,
+                no_space: false,
             },
             Some(stamps),
         ),
-        Err(error) => (
+        Err((error, no_space)) => (
             TaskRecord {
                 task: task.id,
                 outcome: Outcome::Failed,
                 duration_s,
-                error: Some(error),
+                error: Some(if no_space {
+                    format!("no space left on device ({error})")
+                } else {
+                    error
+                }),
+                no_space,
             },
             None,
         ),
@@ -440,6 +525,7 @@ impl<'a> Scheduler<'a> {
                     outcome: Outcome::NotRun,
                     duration_s: 0.0,
                     error: None,
+                    no_space: false,
                 };
                 self.complete(scope, id, record, false);
                 return;
@@ -486,6 +572,7 @@ impl<'a> Scheduler<'a> {
                         outcome: Outcome::Skipped,
                         duration_s: 0.0,
                         error: None,
+                        no_space: false,
                     };
                     self.complete(scope, next, skipped, true);
                 } else {
@@ -505,8 +592,11 @@ fn copy_if_different(source: &Path, target: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let temp = target.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temp, &new)?;
-    std::fs::rename(&temp, target)
+    std::fs::write(&temp, &new)
+        .and_then(|()| std::fs::rename(&temp, target))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
 }
 
 /// Run the plan (or the targets' part of it) against the store, writing `reports/run.json` and the
@@ -607,6 +697,7 @@ pub fn run(
         .filter(|id| need[*id] == Some(true))
         .collect();
     let mut records: Vec<Option<TaskRecord>> = vec![None; plan.tasks().len()];
+    let mut problems = Vec::new();
     for &id in &selection {
         if need[id] == Some(false) {
             records[id] = Some(TaskRecord {
@@ -614,6 +705,7 @@ pub fn run(
                 outcome: Outcome::Cached,
                 duration_s: 0.0,
                 error: None,
+                no_space: false,
             });
         }
     }
@@ -668,11 +760,21 @@ pub fn run(
             .iter()
             .map(|id| plan.tasks()[*id].key.as_str())
             .collect();
-        store.sync_batch(&keys)?;
+        if let Err(error) = store.sync_batch(&keys) {
+            // Not known to be durable: without stamps the next run re-hashes them (and discards
+            // any that a crash tore) instead of trusting them.
+            let mut stamps = stamps.lock().expect("stamps lock");
+            for key in &keys {
+                stamps.remove(*key);
+            }
+            problems.push(Problem::from_error(error));
+        }
     }
     let stamps = stamps.into_inner().expect("stamps lock");
     if stamps_dirty || !execute.is_empty() {
-        store.save_stamps(&stamps)?;
+        if let Err(error) = store.save_stamps(&stamps) {
+            problems.push(Problem::from_error(error));
+        }
     }
     let records: Vec<TaskRecord> = selection
         .iter()
@@ -682,11 +784,71 @@ pub fn run(
                 .expect("every selected task has a record")
         })
         .collect();
-    publish(plan, store, &stamps, reports, &records)?;
-    remember(plan, store, &records)?;
-    let report = RunReport { records };
-    write_run_json(plan, reports, &report)?;
+    // Each remaining step is tried even if an earlier one failed (a full disk fails them all): the
+    // records are valid either way, and the caller prints the summary and the problems.
+    let complete = records
+        .iter()
+        .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached));
+    if let Err(error) = publish(plan, store, &stamps, reports, &records) {
+        problems.push(Problem::from_error(error));
+    }
+    if let Err(error) = remember(plan, store, &records) {
+        problems.push(Problem::from_error(error));
+    }
+    let mut report = RunReport {
+        records,
+        problems,
+        stale: false,
+    };
+    if let Err(error) = write_run_json(plan, reports, &report) {
+        report.problems.push(Problem::from_error(error));
+    }
+    let whole_plan = selection.len() == plan.tasks().len();
+    report.stale = mark_stale(plan, reports, &report, complete, whole_plan);
     Ok(report)
+}
+
+/// Name of the note left in the reports directory while its contents may be older than the store.
+pub const STALE: &str = "STALE";
+
+/// Write `reports/STALE` when this run left published files possibly out of date (a task failed,
+/// was skipped or not run, or publishing failed); remove it after a clean run of the whole plan
+/// (a clean run of some targets repairs only their part). Returns whether the note is present.
+fn mark_stale(
+    plan: &Plan,
+    reports: &Path,
+    report: &RunReport,
+    complete: bool,
+    whole_plan: bool,
+) -> bool {
+    let path = reports.join(STALE);
+    if complete && report.problems.is_empty() {
+        if whole_plan {
+            let _ = std::fs::remove_file(&path);
+        }
+        return path.exists();
+    }
+    let mut note = String::from(
+        "The last `minorfirst run` did not complete, so files in this directory (the page, \
+         figures, tables) may be older than the store and must not be read as current.\n\
+         This note is removed by the next run that completes the whole pipeline.\n\n",
+    );
+    for record in &report.records {
+        let label = plan.label(&plan.tasks()[record.task]);
+        match record.outcome {
+            Outcome::Failed => note.push_str(&format!("failed: {label}\n")),
+            Outcome::Skipped => note.push_str(&format!("skipped (an input failed): {label}\n")),
+            Outcome::NotRun => note.push_str(&format!("not run (--fail-fast): {label}\n")),
+            Outcome::Executed | Outcome::Cached => {}
+        }
+    }
+    for problem in &report.problems {
+        note.push_str(&format!("after the tasks: {}\n", problem.message));
+    }
+    // On a full disk this may fail too; the caller still says so on stderr.
+    let _ = std::fs::create_dir_all(reports);
+    let _ = crate::store::write_atomic(&path, note.as_bytes());
+    true
 }
 
 /// Mirror every successful task's `publish/**` files into the reports directory, copying only
@@ -813,10 +975,9 @@ pub fn status(plan: &Plan, store: &Store, targets: &[String]) -> Result<Vec<(usi
         .map(|&id| {
             let task = &plan.tasks()[id];
             let key = task.key.as_str();
-            let cached = stamps
-                .get(key)
-                .is_some_and(|recorded| store.matches_stamps(key, recorded))
-                || (store.object_dir(key).exists() && store.verify(key).is_ok());
+            let cached = stamps.get(key).is_some_and(|recorded| {
+                store.matches_stamps(key, recorded) && store.verify_published(key, recorded).is_ok()
+            }) || (store.object_dir(key).exists() && store.verify(key).is_ok());
             if cached {
                 return (id, Why::Cached);
             }

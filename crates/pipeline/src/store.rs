@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// Name of the manifest file inside each object; tasks may not write a file of this name.
 pub const MANIFEST: &str = "MANIFEST.minorfirst.json";
 
+/// Prefix of an object's files that a run mirrors into the reports directory.
+pub const PUBLISH: &str = "publish/";
+
 /// One file of an object as recorded in its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManifestFile {
@@ -147,7 +150,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         drop(file);
         std::fs::rename(&temp, path)
     };
-    write().map_err(|error| Error::io(path, error))
+    write().map_err(|error| {
+        // A failed write (a full disk) must not leave its partial temp file behind.
+        let _ = std::fs::remove_file(&temp);
+        Error::io(path, error)
+    })
 }
 
 impl Store {
@@ -272,15 +279,13 @@ impl Store {
                 .and_then(|dir| dir.sync_all())
                 .map_err(io)?;
         }
-        // Data files are stamped; the manifest only when there is no data file (so a deleted
-        // empty object is still noticed), as in [`Store::verify`].
-        if stamps.is_empty() {
-            stamps.push(
-                file.metadata()
-                    .and_then(|metadata| stamp_from(&metadata, MANIFEST))
-                    .map_err(io)?,
-            );
-        }
+        // The manifest is stamped too, as in [`Store::verify`]: an object whose manifest was
+        // deleted must not pass the no-op path's `stat` check.
+        stamps.push(
+            file.metadata()
+                .and_then(|metadata| stamp_from(&metadata, MANIFEST))
+                .map_err(io)?,
+        );
         drop(file);
         let target = self.object_dir(key);
         // Rename first; only an existing object of the same key (a forced rerun, or one found
@@ -340,14 +345,44 @@ impl Store {
             }
             stamps.push(stamp);
         }
-        if stamps.is_empty() {
-            // Data files are stamped; the manifest only when there is no data file (so a deleted
-            // empty object is still noticed). It is immutable once renamed into place and re-read
-            // by every full verification, so stat-ing it on the fast path would buy nothing.
-            let path = dir.join(MANIFEST);
-            stamps.push(stamp_of(&path, MANIFEST).map_err(|error| Error::io(path, error))?);
-        }
+        // The manifest is stamped as well: the no-op path trusts an object by `stat`-ing its
+        // stamped files, and an object whose manifest was deleted (or replaced) must fail that
+        // check and be re-verified, which then discards it. One more `stat` per object.
+        let path = dir.join(MANIFEST);
+        stamps.push(stamp_of(&path, MANIFEST).map_err(|error| Error::io(path, error))?);
         Ok(stamps)
+    }
+
+    /// Re-hash the object's published files (`publish/**`, mirrored into `reports/`) against its
+    /// manifest. The no-op path trusts the other files by their stamps, but what is copied into
+    /// `reports/` is what people read, and a same-size edit with its mtime restored passes a
+    /// `stat`; these files are small, so they are hashed on every run that publishes them.
+    pub fn verify_published(&self, key: &str, stamps: &[Stamp]) -> Result<()> {
+        if !stamps.iter().any(|stamp| stamp.path.starts_with(PUBLISH)) {
+            return Ok(());
+        }
+        let manifest = self.manifest(key)?;
+        let dir = self.object_dir(key);
+        for file in manifest
+            .files
+            .iter()
+            .filter(|file| file.path.starts_with(PUBLISH))
+        {
+            let (stamp, digest) =
+                hash_file(&dir.join(&file.path), &file.path, false).map_err(|error| {
+                    Error::Corrupt {
+                        key: key.into(),
+                        reason: format!("{}: {error}", file.path),
+                    }
+                })?;
+            if stamp.size != file.size || digest != file.blake3 {
+                return Err(Error::Corrupt {
+                    key: key.into(),
+                    reason: format!("{} does not match its hash", file.path),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Cheap check used on the no-op path: the object's files still have the metadata recorded
@@ -479,7 +514,7 @@ mod tests {
         std::fs::write(scratch.join("a.txt"), b"hello").unwrap();
         std::fs::write(scratch.join("publish/b.txt"), b"world").unwrap();
         let mut stamps = store.commit(&scratch, "abc", true).unwrap();
-        assert_eq!(stamps.len(), 2);
+        assert_eq!(stamps.len(), 3, "two data files and the manifest");
         // Just written: racy, so not trusted without re-hashing.
         assert!(!store.matches_stamps("abc", &stamps));
         for stamp in &mut stamps {
@@ -492,6 +527,55 @@ mod tests {
         std::fs::remove_file(store.object_dir("abc").join(MANIFEST)).unwrap();
         assert!(!store.matches_stamps("abc", &stamps));
         assert!(store.verify("abc").is_err());
+    }
+
+    /// Stamps as a later run sees them: taken well after the files' mtimes (not racy).
+    fn settled(mut stamps: Vec<Stamp>) -> Vec<Stamp> {
+        for stamp in &mut stamps {
+            stamp.checked_ns = stamp.mtime_ns + RACY_NS + 1;
+        }
+        stamps
+    }
+
+    #[test]
+    fn a_deleted_manifest_fails_the_stat_check_even_when_every_data_file_is_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        store.create().unwrap();
+        let stamps = settled(committed(&store, "k", b"payload", true));
+        assert!(store.matches_stamps("k", &stamps));
+        std::fs::remove_file(store.object_dir("k").join(MANIFEST)).unwrap();
+        assert!(!store.matches_stamps("k", &stamps));
+        assert!(matches!(store.verify("k"), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_same_size_edit_of_a_published_file_with_its_mtime_restored_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        store.create().unwrap();
+        let scratch = store.scratch("p").unwrap();
+        std::fs::create_dir_all(scratch.join("publish")).unwrap();
+        std::fs::write(scratch.join("publish/page.html"), b"<p>42</p>").unwrap();
+        std::fs::write(scratch.join("big.bin"), b"not published").unwrap();
+        let stamps = settled(store.commit(&scratch, "p", true).unwrap());
+        assert!(store.verify_published("p", &stamps).is_ok());
+        let page = store.object_dir("p").join("publish/page.html");
+        let mtime = std::fs::metadata(&page).unwrap().modified().unwrap();
+        std::fs::write(&page, b"<p>41</p>").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&page)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        // Same size, same mtime, same inode: the stat check cannot tell ...
+        assert!(store.matches_stamps("p", &stamps));
+        // ... the hash of what would be published can.
+        assert!(matches!(
+            store.verify_published("p", &stamps),
+            Err(Error::Corrupt { .. })
+        ));
     }
 
     fn committed(store: &Store, key: &str, contents: &[u8], sync: bool) -> Vec<Stamp> {
@@ -510,7 +594,7 @@ mod tests {
         for sync in [false, true] {
             let key = format!("k{sync}");
             let stamps = committed(&store, &key, b"payload", sync);
-            assert_eq!(stamps.len(), 1);
+            assert_eq!(stamps.len(), 2, "the data file and the manifest");
             let after = stamp_of(&store.object_dir(&key).join("out.bin"), "out.bin").unwrap();
             assert_eq!(stamps[0], after);
             assert_eq!(store.verify(&key).unwrap(), stamps);

@@ -2,7 +2,7 @@
 //!
 //! They are deliberately tiny but exercise every engine path: typed and swept parameters
 //! (`toy.gen`), CPU-bound or sleeping work (`toy.work`), aggregation over every task of a stage
-//! (`toy.sum`) and failure (`toy.fail`). When `MINORFIRST_TOY_LOG` is set, every execution appends
+//! (`toy.sum`), failure (`toy.fail`) and large outputs (`toy.blob`, for full-disk tests). When `MINORFIRST_TOY_LOG` is set, every execution appends
 //! `<stage> <params as JSON>` to that file, so tests can count executions across processes.
 
 use std::io::Write;
@@ -20,7 +20,8 @@ pub fn register(registry: &mut Registry) {
         .register(Gen)
         .register(Work)
         .register(Sum)
-        .register(Fail);
+        .register(Fail)
+        .register(Blob);
 }
 
 fn toy_fingerprint() -> &'static str {
@@ -268,5 +269,64 @@ impl StageKind for Fail {
             return Err(format!("toy failure at n = {}", int(ctx, "n")).into());
         }
         write_value(ctx, int(ctx, "n") as f64)
+    }
+}
+
+/// `toy.blob`: writes `kib` KiB of bytes derived from `n` (a sweep of them fills a small disk).
+/// With `opaque = true` a write error is reported without its cause, as some libraries do (parquet
+/// says "transport error" for ENOSPC), so the engine must recognise a full disk by other means.
+pub struct Blob;
+
+impl StageKind for Blob {
+    fn name(&self) -> &'static str {
+        "toy.blob"
+    }
+    fn fingerprint(&self) -> &'static str {
+        toy_fingerprint()
+    }
+    fn schema(&self) -> ParamSchema {
+        ParamSchema::new(vec![
+            ParamSpec::new(
+                "n",
+                ParamType::Int {
+                    min: Some(0),
+                    max: Some(1_000_000),
+                },
+                "which blob",
+            )
+            .with_default(0)
+            .sweepable(),
+            ParamSpec::new(
+                "kib",
+                ParamType::Int {
+                    min: Some(0),
+                    max: Some(1 << 20),
+                },
+                "size of the blob in KiB",
+            )
+            .with_default(1),
+            ParamSpec::new(
+                "opaque",
+                ParamType::Bool,
+                "report a write error without its cause",
+            )
+            .with_default(false),
+        ])
+    }
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
+        log_execution(ctx)?;
+        let n = int(ctx, "n");
+        let bytes: Vec<u8> = (0..int(ctx, "kib") * 1024)
+            .map(|i| (i.wrapping_mul(31).wrapping_add(n) % 251) as u8)
+            .collect();
+        let written = std::fs::File::create(ctx.out_dir.join("blob.bin"))
+            .and_then(|mut file| file.write_all(&bytes).and_then(|()| file.sync_all()));
+        match written {
+            Ok(()) => Ok(()),
+            Err(_) if ctx.params["opaque"].as_bool() == Some(true) => {
+                Err("blob writer: transport error".into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }

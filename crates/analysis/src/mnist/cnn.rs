@@ -2,11 +2,9 @@
 //!
 //! Files: `checkpoints.parquet` (one row per checkpoint: losses, accuracies, panel-mean weak share),
 //! `panel.parquet` (one row per checkpoint × panel image: its weak share and chance level),
-//! `run.parquet` (the run's settings and training throughput), `gradcam.f32` (the Grad-CAM maps,
+//! `run.parquet` (the run's settings; no timings), `gradcam.f32` (the Grad-CAM maps,
 //! checkpoint-major then panel image, 784 little-endian f32 each) and `panel_images.f32` (the panel
 //! digits, 784 f32 each).
-
-use std::time::Instant;
 
 use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
@@ -152,10 +150,10 @@ impl StageKind for CnnTrain {
             panel_per_class: params.panel_per_class,
         };
         let cnn = CnnConfig::mnist(task.kind.outputs(), params.init_scale, params.seed);
-        let started = Instant::now();
+        // Timings stay out of the object (a task is a function of its parameters and inputs);
+        // the task's wall time is in reports/run.json, throughput in `minorfirst bench-cnn`.
         let log = train(&task, cnn, &config)?;
-        let wall = started.elapsed().as_secs_f64();
-        write_outputs(ctx.out_dir, &params, &task, &log, wall)?;
+        write_outputs(ctx.out_dir, &params, &task, &log)?;
         Ok(())
     }
 }
@@ -165,7 +163,6 @@ fn write_outputs(
     params: &Params,
     task: &Task,
     log: &TrainLog,
-    wall_seconds: f64,
 ) -> Result<(), AnalysisError> {
     let n = log.checkpoints.len();
     let per = |f: &dyn Fn(&vision::train::Checkpoint) -> f64| {
@@ -243,9 +240,6 @@ fn write_outputs(
         .i64("n_train", vec![task.train.len() as i64])
         .i64("n_test", vec![task.test.len() as i64])
         .i64("panel", vec![panel as i64])
-        .f64("train_seconds", vec![log.train_seconds])
-        .f64("wall_seconds", vec![wall_seconds])
-        .f64("images_per_second", vec![log.images_per_second])
         .finish()?;
     write(&mut run, out_dir, "run")?;
     Ok(())

@@ -39,8 +39,6 @@ struct Run {
     optimizer: String,
     init_scale: f64,
     seed: i64,
-    images_per_second: f64,
-    batch: i64,
     steps: Vec<i64>,
     train_loss: Vec<f64>,
     test_acc: Vec<f64>,
@@ -75,8 +73,6 @@ impl Run {
             optimizer: str_column(&run, "optimizer")?[0].clone(),
             init_scale: f64_column(&run, "init_scale")?[0],
             seed: f64_column(&run, "seed")?[0] as i64,
-            images_per_second: f64_column(&run, "images_per_second")?[0],
-            batch: f64_column(&run, "batch")?[0] as i64,
             train_loss: f64_column(&checkpoints, "train_loss")?,
             test_acc: f64_column(&checkpoints, "test_acc")?,
             weak_share: f64_column(&checkpoints, "weak_share")?,
@@ -386,10 +382,6 @@ fn write_tables(out: &std::path::Path, groups: &Groups<'_>) -> Result<(), Analys
     let mut seeds = Vec::new();
     let (mut share, mut share_lo, mut share_hi) = (Vec::new(), Vec::new(), Vec::new());
     let (mut loss, mut acc) = (Vec::new(), Vec::new());
-    let mut t_opt = Vec::new();
-    let mut t_scale = Vec::new();
-    let mut t_batch = Vec::new();
-    let mut t_rate = Vec::new();
     for ((name, bits), list) in groups {
         let s = f64::from_bits(*bits);
         let shares = band(list, |r| &r.weak_share);
@@ -406,10 +398,6 @@ fn write_tables(out: &std::path::Path, groups: &Groups<'_>) -> Result<(), Analys
             loss.push(losses[i].1);
             acc.push(accs[i].1);
         }
-        t_opt.push(name.clone());
-        t_scale.push(s);
-        t_batch.push(list[0].batch);
-        t_rate.push(spread(&list.iter().map(|r| r.images_per_second).collect::<Vec<_>>()).0);
     }
     let mut summary = Columns::new()
         .str("optimizer", optimizer)
@@ -423,13 +411,6 @@ fn write_tables(out: &std::path::Path, groups: &Groups<'_>) -> Result<(), Analys
         .f64("test_acc_mean", acc)
         .finish()?;
     write_and_publish(&mut summary, out, "mnist_cnn_summary")?;
-    let mut throughput = Columns::new()
-        .str("optimizer", t_opt)
-        .f64("init_scale", t_scale)
-        .i64("batch", t_batch)
-        .f64("images_per_second", t_rate)
-        .finish()?;
-    write_and_publish(&mut throughput, out, "mnist_cnn_throughput")?;
     Ok(())
 }
 

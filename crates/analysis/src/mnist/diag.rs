@@ -10,9 +10,7 @@
 //!
 //! Files: `pixels.parquet` (pixel, strength μ_j, sign s_j, kept), `trace.parquet` (per logged step:
 //! step, time, tau, loss, train and test accuracy), `beta.f32` (per logged step, 784 little-endian f32,
-//! NaN for dropped pixels), `run.parquet` (settings, the ℓ2 minor-phase threshold a_{d−1}, throughput).
-
-use std::time::Instant;
+//! NaN for dropped pixels), `run.parquet` (settings, the ℓ2 minor-phase threshold a_{d−1}, its own wall time is in reports/run.json).
 
 use numerics::dataset::Dataset;
 use numerics::model::Network;
@@ -211,9 +209,9 @@ impl StageKind for DiagTrain {
             log: LogSchedule::geometric(p.per_decade),
             beta_cap: f64::INFINITY,
         })?;
-        let started = Instant::now();
+        // No wall-clock time is stored: the object is a function of its parameters and inputs
+        // (the task's wall time is in reports/run.json).
         let trajectory = train(&train_data, network, &config)?;
-        let seconds = started.elapsed().as_secs_f64();
 
         let out = ctx.out_dir;
         let mut pixels = Columns::new()
@@ -272,11 +270,6 @@ impl StageKind for DiagTrain {
             .i64("n_train", vec![train_data.n() as i64])
             .i64("pixels_kept", vec![features.kept.len() as i64])
             .f64("l2_threshold_over_rho", vec![features.l2_threshold()])
-            .f64("train_seconds", vec![seconds])
-            .f64(
-                "images_per_second",
-                vec![steps_done as f64 * train_data.n() as f64 / seconds.max(1e-9)],
-            )
             .finish()?;
         write(&mut run, out, "run")?;
         Ok(())

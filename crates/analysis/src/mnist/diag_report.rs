@@ -96,7 +96,6 @@ struct Run {
     seed: i64,
     alpha: f64,
     rho: f64,
-    images_per_second: f64,
     steps: Vec<f64>,
     tau: Vec<f64>,
     loss: Vec<f64>,
@@ -140,7 +139,6 @@ impl Run {
             seed: f64_column(&run, "seed")?[0] as i64,
             alpha: f64_column(&run, "alpha")?[0],
             rho: f64_column(&run, "rho")?[0],
-            images_per_second: f64_column(&run, "images_per_second")?[0],
             steps: f64_column(&trace, "step")?,
             tau: f64_column(&trace, "tau")?,
             loss: f64_column(&trace, "loss")?,
@@ -385,7 +383,6 @@ fn write_table(out: &std::path::Path, runs: &[Run]) -> Result<(), AnalysisError>
     let (mut step, mut tau, mut loss, mut acc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut weak, mut strong, mut mean) = (Vec::new(), Vec::new(), Vec::new());
     let mut top = Vec::new();
-    let mut rate = Vec::new();
     for run in runs {
         for (i, s) in run.shares.iter().enumerate() {
             optimizer.push(run.optimizer.clone());
@@ -398,7 +395,6 @@ fn write_table(out: &std::path::Path, runs: &[Run]) -> Result<(), AnalysisError>
             strong.push(s.strong);
             mean.push(s.mean_strength);
             top.push(s.top_strength);
-            rate.push(run.images_per_second);
         }
     }
     let mut table = Columns::new()
@@ -412,7 +408,6 @@ fn write_table(out: &std::path::Path, runs: &[Run]) -> Result<(), AnalysisError>
         .f64("strong_share", strong)
         .f64("mean_strength", mean)
         .f64("top_strength", top)
-        .f64("images_per_second", rate)
         .finish()?;
     write_and_publish(&mut table, out, "mnist_diag_shares")?;
     Ok(())
