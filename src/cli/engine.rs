@@ -146,7 +146,12 @@ pub fn load_plan(args: &PlanArgs) -> Result<(Config, Plan), CliError> {
     let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
     // The report stage's provenance (commit, machine, …) is not a function of the store; it enters
     // as parameters so that a cached page is never stale. User `--set`s still win.
-    let provenance = super::ledger::provenance_sets(&plan, &args.pipeline, args.profile.as_deref());
+    let mut provenance =
+        super::ledger::provenance_sets(&plan, &args.pipeline, args.profile.as_deref());
+    // The claims expected not to pass (expectations.toml) reach every ledger stage.
+    let expectations =
+        super::expectations::Expectations::load(&args.pipeline, args.profile.as_deref())?;
+    provenance.extend(super::ledger::known_failure_sets(&plan, &expectations));
     if provenance.is_empty() {
         return Ok((config, plan));
     }

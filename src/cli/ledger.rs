@@ -8,6 +8,7 @@ use pipeline::{Plan, Store};
 
 use super::engine::{PlanArgs, load_plan};
 use super::exit::{self, CliError};
+use super::expectations::Expectations;
 
 /// Kind name of the report stage whose provenance parameters `run` fills in.
 const REPORT_KIND: &str = "report.html";
@@ -61,6 +62,21 @@ pub fn provenance_sets(plan: &Plan, pipeline_file: &Path, profile: Option<&str>)
         sets.push(format!("{stage}.os={}", quote(&os)));
     }
     sets
+}
+
+/// `--set <ledger>.known_failures=[…]` for every ledger stage: the ids `expectations.toml` expects
+/// not to pass under this profile, so the ledger and the page mark them `(expected)`.
+pub fn known_failure_sets(plan: &Plan, expectations: &Expectations) -> Vec<String> {
+    let ids = expectations.known_failures();
+    if expectations.path.is_none() {
+        return Vec::new();
+    }
+    let list = serde_json::to_string(&ids).expect("a list of strings serialises");
+    plan.stages()
+        .iter()
+        .filter(|stage| stage.kind == LEDGER_KIND)
+        .map(|stage| format!("{}.known_failures={list}", stage.name))
+        .collect()
 }
 
 /// Claims of every ledger task of the plan that is in the store (`None` if the plan has no ledger
@@ -138,17 +154,36 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
     }
     println!("artifacts: {} tasks verified", plan.tasks().len());
     println!("{}", summary_line(&claims));
-    // A known deviation is a documented finding (listed in pipeline.toml), not a regression.
-    let unexpected = claims
-        .iter()
-        .filter(|claim| !claim.pass && !claim.known)
-        .count();
-    if unexpected == 0 {
+    // Every verdict must be the one expectations.toml states for this profile (unlisted: passing).
+    // A documented contradiction is a finding, not a regression; one that starts to reproduce is
+    // a change to look at, and a listed id no ledger makes is a stale entry.
+    let expectations = Expectations::load(&args.plan.pipeline, args.plan.profile.as_deref())?;
+    let (mismatches, unknown) = expectations.compare(&claims);
+    let file = expectations.path.as_deref().map_or_else(
+        || super::expectations::FILE.to_string(),
+        |p| p.display().to_string(),
+    );
+    for mismatch in &mismatches {
+        println!(
+            "UNEXPECTED {}: {} (expected {} in {file})",
+            mismatch.id,
+            mismatch.got.word(),
+            mismatch.expected.word()
+        );
+    }
+    for id in &unknown {
+        println!("UNKNOWN {id}: listed in {file}, but no ledger of this plan makes that claim");
+    }
+    if mismatches.is_empty() && unknown.is_empty() {
         Ok(())
     } else {
         Err(CliError::new(
             exit::CLAIM_FAILED,
-            format!("{unexpected} claim(s) failed that are not listed as known deviations"),
+            format!(
+                "{} verdict(s) differ from {file} and {} listed claim(s) are unknown",
+                mismatches.len(),
+                unknown.len()
+            ),
         ))
     }
 }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod diff;
 pub mod engine;
 pub mod exit;
+pub mod expectations;
 pub mod habits;
 pub mod ledger;
 pub mod toy_claim;

@@ -2,6 +2,7 @@
 
 mod durability;
 mod engine;
+mod expectations;
 mod habits;
 mod report;
 mod train;

@@ -771,10 +771,10 @@ pub fn run(
         }
     }
     let stamps = stamps.into_inner().expect("stamps lock");
-    if stamps_dirty || !execute.is_empty() {
-        if let Err(error) = store.save_stamps(&stamps) {
-            problems.push(Problem::from_error(error));
-        }
+    if (stamps_dirty || !execute.is_empty())
+        && let Err(error) = store.save_stamps(&stamps)
+    {
+        problems.push(Problem::from_error(error));
     }
     let records: Vec<TaskRecord> = selection
         .iter()
