@@ -1,6 +1,7 @@
 //! The one integration-test binary: drives the real `minorfirst` binary in temp dirs.
 
 mod engine;
+mod faults;
 mod habits;
 mod report;
 mod train;

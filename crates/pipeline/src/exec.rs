@@ -606,6 +606,8 @@ pub fn run(
         .copied()
         .filter(|id| need[*id] == Some(true))
         .collect();
+    // Bad external input (e.g. a data file failing its checksum) stops the run before any task.
+    plan.preflight(registry, &execute)?;
     let mut records: Vec<Option<TaskRecord>> = vec![None; plan.tasks().len()];
     for &id in &selection {
         if need[id] == Some(false) {

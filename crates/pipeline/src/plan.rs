@@ -9,7 +9,7 @@ use crate::config::{Config, StageConfig};
 use crate::error::{Error, Result};
 use crate::params::{self, Setting};
 use crate::registry::Registry;
-use crate::stage::ParamSchema;
+use crate::stage::{ParamSchema, StageKind, WORK_BOUND};
 
 /// Version of the key derivation; bump it when the encoding below changes.
 pub const KEY_FORMAT: &str = "minorfirst-task-key/1";
@@ -20,6 +20,9 @@ pub struct Overrides {
     pub profile: Option<String>,
     /// Raw `stage.key=value` arguments (value parsed as TOML; a bare word is a string).
     pub sets: Vec<String>,
+    /// Accept tasks whose [`StageKind::work`](crate::StageKind::work) exceeds
+    /// [`WORK_BOUND`] (`--allow-large-work`); by default they are a configuration error.
+    pub allow_large_work: bool,
 }
 
 /// One stage of the plan.
@@ -175,6 +178,11 @@ impl Plan {
             let schema = &schemas[name.as_str()];
             let points = expand_stage(config, stage, schema, &all_overrides)?;
             let (kind, fingerprint) = registry_kinds[name.as_str()];
+            if !overrides.allow_large_work
+                && let Some(implementation) = registry.get(&stage.kind)
+            {
+                check_work(config, stage, implementation, &points, &all_overrides)?;
+            }
             let start = tasks.len();
             let shared: Vec<usize> = stage
                 .deps
@@ -288,6 +296,27 @@ impl Plan {
             }
         }
         Ok((0..self.tasks.len()).filter(|id| needed[*id]).collect())
+    }
+
+    /// Run each kind's [`StageKind::preflight`] for the tasks `ids` (those about to execute), in
+    /// plan order, and stop at the first failure: bad external input is reported before any task
+    /// runs, once, naming the stage. Tasks with identical parameters are checked once.
+    pub fn preflight(&self, registry: &Registry, ids: &[usize]) -> Result<()> {
+        let mut checked: BTreeSet<(&str, String)> = BTreeSet::new();
+        for &id in ids {
+            let task = &self.tasks[id];
+            let Some(kind) = registry.get(task.kind) else {
+                continue;
+            };
+            if !checked.insert((task.kind, task.params.to_string())) {
+                continue;
+            }
+            kind.preflight(&task.params).map_err(|reason| Error::Input {
+                stage: self.stages[task.stage].name.clone(),
+                reason,
+            })?;
+        }
+        Ok(())
     }
 
     pub(crate) fn unknown_stage(&self, name: &str, role: &str) -> Error {
@@ -421,6 +450,52 @@ fn override_error(config: &Config, item: &Override, reason: String) -> Error {
             )
         }
     }
+}
+
+/// Refuse a stage whose kind estimates more than [`WORK_BOUND`] for one of its parameter points,
+/// naming where the deciding value was set: the `--set` or profile entry that overrode it, else the
+/// stage's key (or its `tasks` list) in the file.
+fn check_work(
+    config: &Config,
+    stage: &StageConfig,
+    kind: &dyn StageKind,
+    points: &[Map<String, Value>],
+    overrides: &[Override],
+) -> Result<()> {
+    for (position, point) in points.iter().enumerate() {
+        let Some(work) = kind.work(&Value::Object(point.clone())) else {
+            continue;
+        };
+        // A NaN estimate is not ≤ the bound, so it is refused too.
+        if work.units <= WORK_BOUND {
+            continue;
+        }
+        let task = if points.len() > 1 {
+            format!("task {position}: ")
+        } else {
+            String::new()
+        };
+        let reason = format!(
+            "{task}work {} = {:.3e} exceeds the bound {WORK_BOUND:.0e} (see README.md, \"Work bounds\"); \
+             pass --allow-large-work to run it anyway",
+            work.formula, work.units
+        );
+        let name = stage.name.as_str();
+        if let Some(item) = overrides
+            .iter()
+            .rev()
+            .find(|item| item.stage == name && item.key == work.key)
+        {
+            return Err(override_error(config, item, reason));
+        }
+        let path = if config.line_of(&["stage", name, work.key]).is_some() {
+            work.key
+        } else {
+            "tasks"
+        };
+        return Err(config.error_at(&["stage", name, path], Some(name), Some(work.key), reason));
+    }
+    Ok(())
 }
 
 /// Resolve a stage's parameter points: file values (and explicit task entries), then overrides,

@@ -12,7 +12,9 @@ use numerics::model::Network;
 use numerics::sweep::{SweepJob, run_sweep};
 use numerics::theory::linf;
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams};
-use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use pipeline::stage::{
+    ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError, Work,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::write_json;
@@ -201,6 +203,16 @@ impl StageKind for PhaseGrid {
             )
             .with_default(10.0),
         ])
+    }
+    fn work(&self, params: &serde_json::Value) -> Option<Work> {
+        let p: GridParams = serde_json::from_value(params.clone()).ok()?;
+        let cells = (p.ratios.len() * p.ratios.len()) as f64;
+        let steps = (p.tau_end / p.lr).round();
+        Some(Work {
+            units: cells * steps * (p.mu.len() * p.depth) as f64,
+            key: if cells >= steps { "ratios" } else { "tau_end" },
+            formula: "ratios² × (tau_end / lr) × d × L",
+        })
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: GridParams = ctx.params()?;
