@@ -73,8 +73,9 @@ pub struct RunArgs {
 /// taken for unknown flags) so that the message names the flag and the rule.
 fn parse_jobs(text: &str) -> Result<u16, String> {
     match text.parse::<i64>() {
-        Ok(jobs) if jobs >= 1 => u16::try_from(jobs)
-            .map_err(|_| format!("must be at most {}, got {jobs}", u16::MAX)),
+        Ok(jobs) if jobs >= 1 => {
+            u16::try_from(jobs).map_err(|_| format!("must be at most {}, got {jobs}", u16::MAX))
+        }
         Ok(jobs) => Err(format!("must be at least 1, got {jobs}")),
         Err(_) => Err(format!("must be a whole number ≥ 1, got '{text}'")),
     }

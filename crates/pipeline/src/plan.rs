@@ -311,10 +311,11 @@ impl Plan {
             if !checked.insert((task.kind, task.params.to_string())) {
                 continue;
             }
-            kind.preflight(&task.params).map_err(|reason| Error::Input {
-                stage: self.stages[task.stage].name.clone(),
-                reason,
-            })?;
+            kind.preflight(&task.params)
+                .map_err(|reason| Error::Input {
+                    stage: self.stages[task.stage].name.clone(),
+                    reason,
+                })?;
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use vision::task::Examples;
 
 use crate::error::AnalysisError;
 use crate::mnist::common::{check_data, choice, data_dir, float, int, string, write_f32};
-use crate::runs::training::{number, refuse_non_finite};
+use crate::runs::stop::{number, refuse_non_finite};
 use crate::table::{Columns, write};
 
 /// Kind name.
@@ -146,7 +146,10 @@ impl StageKind for DiagTrain {
         KIND
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["mnist/diag.rs", "mnist/common.rs"], ["vision", "numerics"])
+        crate::fingerprint!(
+            ["mnist/diag.rs", "mnist/common.rs", "runs/stop.rs"],
+            ["vision", "numerics"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -2,9 +2,7 @@
 //! at explicit steps or times, in the original or the rescaled clock.
 
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams, train};
-use pipeline::stage::{
-    ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError, Work,
-};
+use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError, Work};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,7 +11,8 @@ use crate::runs::output::Row;
 use crate::runs::spec::{
     ModelParams, log_times_spec, model_specs, non_negative_float, per_decade_spec, task_dataset,
 };
-use crate::runs::training::{RunEnd, number, refuse_non_finite, write_training_run};
+use crate::runs::stop::{number, refuse_non_finite};
+use crate::runs::training::{RunEnd, write_training_run};
 
 /// The `train.discrete` kind.
 pub struct TrainDiscrete;
@@ -54,7 +53,8 @@ impl StageKind for TrainDiscrete {
                 "runs/spec.rs",
                 "runs/output.rs",
                 "runs/data.rs",
-                "runs/training.rs"
+                "runs/training.rs",
+                "runs/stop.rs"
             ],
             ["numerics"]
         )

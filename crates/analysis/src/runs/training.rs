@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use numerics::Dataset;
-use numerics::trajectory::StopReason;
 
 use crate::error::AnalysisError;
 use crate::runs::output::{Row, RunSummary, write_run};
@@ -18,24 +17,6 @@ pub struct RunEnd {
     pub steps: u64,
     /// Flow only: the time of a detected finite-time blow-up.
     pub blowup_time: Option<f64>,
-}
-
-/// `x` as JSON writes it (shortest round-trip form: `1e300`, `0.01`), for messages.
-pub fn number(x: f64) -> String {
-    serde_json::Value::from(x).to_string()
-}
-
-/// A discrete run that stopped because a value overflowed is not a result: the task fails with the
-/// step and the run's `settings` (the engine adds the stage), instead of storing a trajectory whose
-/// consumers would read a silent stop or trip over a non-finite number.
-pub fn refuse_non_finite(stop: StopReason, settings: &str) -> Result<(), AnalysisError> {
-    match stop {
-        StopReason::NonFinite { step } => Err(AnalysisError::invalid(format!(
-            "training diverged at step {step}: a weight, β, τ or the loss is no longer finite \
-             ({settings}); lower lr, or set beta_cap to stop such runs on purpose"
-        ))),
-        StopReason::Completed | StopReason::BetaCap { .. } => Ok(()),
-    }
 }
 
 /// Writes the trajectory of `rows` and the summary of a run of `kind` on `data` into `out_dir`.
