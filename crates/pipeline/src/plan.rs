@@ -719,6 +719,109 @@ mod tests {
         assert_eq!(differing, vec![4, 5, 6]);
     }
 
+    /// A kind whose work is `n`·10¹² and whose preflight refuses `n = 3`.
+    struct Costly;
+
+    impl StageKind for Costly {
+        fn name(&self) -> &'static str {
+            "test.costly"
+        }
+        fn fingerprint(&self) -> &'static str {
+            "costly"
+        }
+        fn schema(&self) -> ParamSchema {
+            ParamSchema::new(vec![
+                crate::stage::ParamSpec::new(
+                    "n",
+                    crate::stage::ParamType::Int {
+                        min: Some(0),
+                        max: None,
+                    },
+                    "units of 10¹² operations",
+                )
+                .sweepable(),
+            ])
+        }
+        fn run(&self, _ctx: &crate::stage::TaskContext<'_>) -> Result<(), crate::TaskError> {
+            Ok(())
+        }
+        fn work(&self, params: &Value) -> Option<crate::stage::Work> {
+            Some(crate::stage::Work {
+                units: params["n"].as_f64()? * 1e12,
+                key: "n",
+                formula: "n × 10¹²",
+            })
+        }
+        fn preflight(&self, params: &Value) -> std::result::Result<(), String> {
+            match params["n"].as_i64() {
+                Some(3) => Err("input 3 is damaged".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn build_costly(text: &str, overrides: &Overrides) -> Result<(Registry, Plan)> {
+        let mut registry = Registry::new();
+        registry.register(Costly);
+        let config = Config::parse(Path::new("pipeline.toml"), text.to_string())?;
+        let plan = Plan::build(&registry, &config, overrides)?;
+        Ok((registry, plan))
+    }
+
+    #[test]
+    fn work_above_the_bound_is_refused_where_it_was_set_unless_allowed() {
+        let text =
+            "[stage.a]\nkind = \"test.costly\"\nn = [1, 10, 11]\n\n[profile.p]\n\"a.n\" = 20\n";
+        let error = build_costly(text, &Overrides::default())
+            .err()
+            .expect("n = 11 is above the bound")
+            .to_string();
+        assert!(
+            error.starts_with("pipeline.toml:3: stage `a`, key `n`: task 2:"),
+            "{error}"
+        );
+        assert!(
+            error.contains("n × 10¹² = 1.100e13 exceeds the bound 1e13"),
+            "{error}"
+        );
+        let profile = Overrides {
+            profile: Some("p".into()),
+            ..Overrides::default()
+        };
+        let error = build_costly(text, &profile).err().unwrap().to_string();
+        assert!(
+            error.starts_with("pipeline.toml:6:") && error.contains("profile `p`"),
+            "{error}"
+        );
+        let allowed = Overrides {
+            allow_large_work: true,
+            ..Overrides::default()
+        };
+        assert_eq!(build_costly(text, &allowed).unwrap().1.tasks().len(), 3);
+        // Exactly at the bound is allowed.
+        let at_bound = build_costly(
+            "[stage.a]\nkind = \"test.costly\"\nn = 10\n",
+            &Overrides::default(),
+        );
+        assert!(at_bound.is_ok());
+    }
+
+    #[test]
+    fn preflight_stops_at_the_first_bad_task_as_bad_input() {
+        let (registry, plan) = build_costly(
+            "[stage.a]\nkind = \"test.costly\"\nn = [1, 3, 2]\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(
+            plan.preflight(&registry, &[0, 2]).is_ok(),
+            "only the tasks about to run"
+        );
+        let error = plan.preflight(&registry, &[0, 1, 2]).unwrap_err();
+        assert!(error.is_bad_input());
+        assert_eq!(error.to_string(), "stage `a`: input 3 is damaged");
+    }
+
     #[test]
     fn set_overrides_are_parsed_as_toml() {
         assert_eq!(parse_set("a.b=1.5").unwrap().2, toml::Value::Float(1.5));
