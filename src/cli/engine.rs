@@ -23,6 +23,10 @@ pub struct PlanArgs {
     /// Override one parameter: `stage.key=value` (value in TOML syntax; a bare word is a string).
     #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Accept tasks whose estimated work exceeds the bound of 10¹³ operations (README, "Work
+    /// bounds"); without it such a plan is refused with exit 2 before anything runs.
+    #[arg(long)]
+    pub allow_large_work: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +37,13 @@ pub struct RunArgs {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_jobs
+    )]
     pub jobs: Option<u16>,
     /// Run this stage's tasks even if they are cached (repeatable).
     #[arg(long, value_name = "TARGET")]
@@ -57,6 +67,18 @@ pub struct RunArgs {
     /// stored, the rest are reported as `not run`.
     #[arg(long)]
     pub fail_fast: bool,
+}
+
+/// `--jobs`: a whole number from 1 to 65535. Negative values reach this parser (instead of being
+/// taken for unknown flags) so that the message names the flag and the rule.
+fn parse_jobs(text: &str) -> Result<u16, String> {
+    match text.parse::<i64>() {
+        Ok(jobs) if jobs >= 1 => {
+            u16::try_from(jobs).map_err(|_| format!("must be at most {}, got {jobs}", u16::MAX))
+        }
+        Ok(jobs) => Err(format!("must be at least 1, got {jobs}")),
+        Err(_) => Err(format!("must be a whole number ≥ 1, got '{text}'")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +164,7 @@ pub fn load_plan(args: &PlanArgs) -> Result<(Config, Plan), CliError> {
     let mut overrides = Overrides {
         profile: args.profile.clone(),
         sets: args.sets.clone(),
+        allow_large_work: args.allow_large_work,
     };
     let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
     // The report stage's provenance (commit, machine, …) is not a function of the store; it enters

@@ -13,6 +13,9 @@ pub const BAD_INPUT: u8 = 2;
 pub const TASK_FAILED: u8 = 3;
 /// `verify`: at least one claim of the ledger failed, or an artifact did not verify.
 pub const CLAIM_FAILED: u8 = 4;
+/// `train`: a value stopped being finite (weights, β or the loss overflowed). The output up to
+/// the last finite state is still written, its last row flagged `non_finite`.
+pub const NON_FINITE: u8 = 5;
 /// `status --exit-code`: at least one task would run (0: everything is up to date). As in
 /// `git diff --exit-code`, a "yes" answer, not a failure; nothing is printed on stderr for it.
 pub const PENDING: u8 = 1;

@@ -18,37 +18,38 @@ use super::exit::CliError;
 #[command(group(clap::ArgGroup::new("init").args(["alpha", "alpha_scale"])))]
 pub struct TrainArgs {
     /// The single example μ (label +1), comma-separated, e.g. 1,2.
-    #[arg(long, value_name = "M0,M1,…")]
+    #[arg(long, value_name = "M0,M1,…", allow_hyphen_values = true)]
     pub mu: Option<String>,
     /// A dataset: JSON {"X": [[…]], "y": [±1, …]} or CSV with header x0,…,x{d-1},y.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Depth L ≥ 1.
-    #[arg(long, value_name = "L")]
+    #[arg(long, value_name = "L", allow_negative_numbers = true)]
     pub depth: Option<usize>,
     /// gd, sam-linf, sam-l2 or usam (unnormalised SAM, ε = ρ·∇L).
     #[arg(long, value_name = "NAME")]
     pub optimizer: Option<String>,
     /// SAM radius ρ ≥ 0 (required for sam-linf, sam-l2 and usam).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// Balanced init per coordinate, comma-separated (d values).
-    #[arg(long, value_name = "A0,A1,…")]
+    #[arg(long, value_name = "A0,A1,…", allow_hyphen_values = true)]
     pub alpha: Option<String>,
     /// Balanced init s·(1,…,1).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub alpha_scale: Option<f64>,
     /// Learning rate η > 0 (discrete runs).
-    #[arg(long, value_name = "ETA")]
+    #[arg(long, value_name = "ETA", allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Number of updates (discrete runs).
-    #[arg(long, value_name = "T")]
+    /// Number of updates (discrete runs); steps × n × d × L may not exceed 10¹³ (README, "Work
+    /// bounds") unless --allow-large-work is given.
+    #[arg(long, value_name = "T", allow_negative_numbers = true, value_parser = parse_steps)]
     pub steps: Option<u64>,
     /// original or rescaled.
     #[arg(long, value_name = "CLOCK", default_value = "original")]
     pub time: String,
     /// Extra steps to record, comma-separated.
-    #[arg(long, value_name = "S1,S2,…")]
+    #[arg(long, value_name = "S1,S2,…", allow_hyphen_values = true)]
     pub checkpoints: Option<String>,
     /// geometric:K — K records per decade of steps (default geometric:10 when no --checkpoints).
     #[arg(long, value_name = "geometric:K")]
@@ -63,11 +64,20 @@ pub struct TrainArgs {
     #[arg(long)]
     pub flow: bool,
     /// End time of the flow (in the --time clock).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub t_end: Option<f64>,
     /// Flow output times, comma-separated (0 and t-end are always included).
-    #[arg(long, value_name = "T1,T2,…")]
+    #[arg(long, value_name = "T1,T2,…", allow_hyphen_values = true)]
     pub at_times: Option<String>,
+    /// Accept a discrete run whose work steps × n × d × L exceeds 10¹³ (README, "Work bounds").
+    #[arg(long)]
+    pub allow_large_work: bool,
+}
+
+/// `--steps`: a whole number ≥ 0, with a message that names the rule rather than the parser.
+fn parse_steps(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .map_err(|_| format!("must be a whole number ≥ 0, got '{text}'"))
 }
 
 enum Format {
@@ -132,8 +142,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         "alpha": alpha,
         "time": clock.name(),
     });
-    let (output, rows) = if args.flow {
-        run_flow(&args, &data, network, optimizer, clock, &mut config)?
+    let (output, rows, stopped) = if args.flow {
+        let (output, rows) = run_flow(&args, &data, network, optimizer, clock, &mut config)?;
+        (output, rows, None)
     } else {
         run_discrete(&args, &data, network, optimizer, clock, &mut config)?
     };
@@ -146,7 +157,18 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         }
         Format::Csv => csv_text(&rows, data.d()),
     };
-    write_output(args.out.as_deref(), &text)
+    write_output(args.out.as_deref(), &text)?;
+    // The flagged output is still written (it shows where the run went wrong), but the run did not
+    // complete: a distinct exit code, so a script never takes it for a result.
+    stopped.map_or(Ok(()), Err)
+}
+
+/// The `status` of each logged row: `ok`, and on the last row how the run ended.
+fn flag_rows(rows: &mut [Value], stop: &str) {
+    let last = rows.len().saturating_sub(1);
+    for (index, row) in rows.iter_mut().enumerate() {
+        row["status"] = json!(if index == last { stop } else { "ok" });
+    }
 }
 
 fn bad(message: impl Into<String>) -> CliError {
@@ -160,7 +182,7 @@ fn run_discrete(
     optimizer: Optimizer,
     clock: Clock,
     config: &mut Value,
-) -> Result<(Value, Vec<Value>), CliError> {
+) -> Result<(Value, Vec<Value>, Option<CliError>), CliError> {
     let lr = args
         .lr
         .ok_or_else(|| bad("--lr is required for discrete runs (a learning rate > 0)"))?;
@@ -170,6 +192,14 @@ fn run_discrete(
     let steps = args
         .steps
         .ok_or_else(|| bad("--steps is required for discrete runs (a step count)"))?;
+    let work = steps as f64 * (data.n() * data.d() * network.depth()) as f64;
+    if work > pipeline::WORK_BOUND && !args.allow_large_work {
+        return Err(bad(format!(
+            "--steps {steps}: work steps × n × d × L = {work:.3e} exceeds the bound {:.0e} \
+             (see README.md, \"Work bounds\"); pass --allow-large-work to run it anyway",
+            pipeline::WORK_BOUND
+        )));
+    }
     let checkpoints = match &args.checkpoints {
         Some(list) => parse_list("--checkpoints", list)?
             .into_iter()
@@ -211,15 +241,28 @@ fn run_discrete(
         Some(k) => json!(format!("geometric:{k}")),
         None => Value::Null,
     };
-    let rows: Vec<Value> = run
+    let mut rows: Vec<Value> = run
         .records
         .iter()
         .map(|r| json!({"step": r.step, "time": r.time, "tau": r.tau, "loss": r.loss, "beta": r.beta}))
         .collect();
+    flag_rows(&mut rows, run.stop.name());
     let last = &run.final_record;
     let stop_step = match run.stop {
         StopReason::Completed => Value::Null,
         StopReason::BetaCap { step } | StopReason::NonFinite { step } => json!(step),
+    };
+    let stopped = match run.stop {
+        StopReason::NonFinite { step } => Some(CliError::new(
+            super::exit::NON_FINITE,
+            format!(
+                "training stopped at step {step}: the update produced a non-finite value \
+                 (weights, β or loss overflowed; try a smaller --lr); the output ends at step {} \
+                 with status non_finite",
+                last.step
+            ),
+        )),
+        StopReason::Completed | StopReason::BetaCap { .. } => None,
     };
     let output = json!({
         "config": config,
@@ -229,7 +272,7 @@ fn run_discrete(
             "weights": run.final_weights, "stop_reason": run.stop.name(), "stop_step": stop_step,
         },
     });
-    Ok((output, rows))
+    Ok((output, rows, stopped))
 }
 
 fn run_flow(
@@ -265,7 +308,7 @@ fn run_flow(
     config["mode"] = json!("flow");
     config["t_end"] = json!(t_end);
     config["at_times"] = json!(times);
-    let rows: Vec<Value> = result
+    let mut rows: Vec<Value> = result
         .records
         .iter()
         .map(|r| json!({"time": r.time, "tau": r.tau, "loss": r.loss, "beta": r.beta}))
@@ -275,6 +318,7 @@ fn run_flow(
         FlowStatus::BlowUp { t } => ("blow_up", json!(t)),
         FlowStatus::MaxSteps { t } => ("max_steps", json!(t)),
     };
+    flag_rows(&mut rows, status);
     let mut final_value = match result.records.last() {
         Some(r) => {
             json!({"time": r.time, "tau": r.tau, "loss": r.loss, "beta": r.beta, "weights": r.weights})
@@ -460,6 +504,7 @@ fn csv_text(rows: &[Value], d: usize) -> String {
     }
     header.extend(["time", "tau", "loss"].map(String::from));
     header.extend((0..d).map(|j| format!("beta{j}")));
+    header.push("status".into());
     let mut text = header.join(",");
     text.push('\n');
     for row in rows {
@@ -473,6 +518,7 @@ fn csv_text(rows: &[Value], d: usize) -> String {
         if let Some(beta) = row["beta"].as_array() {
             fields.extend(beta.iter().map(number_text));
         }
+        fields.push(row["status"].as_str().unwrap_or("ok").to_string());
         text.push_str(&fields.join(","));
         text.push('\n');
     }

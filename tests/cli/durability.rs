@@ -246,11 +246,13 @@ fn next(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A temp copy of the repository's pipeline (its `pipeline.toml` and a link to `data/`).
+/// A temp copy of the repository's pipeline (`pipeline.toml`, `expectations.toml`, a link to `data/`).
 fn quick_project() -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(root.join("pipeline.toml"), dir.path().join("pipeline.toml")).unwrap();
+    for file in ["pipeline.toml", "expectations.toml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
+    }
     std::os::unix::fs::symlink(root.join("data"), dir.path().join("data")).unwrap();
     dir
 }

@@ -3,6 +3,7 @@
 mod durability;
 mod engine;
 mod expectations;
+mod faults;
 mod habits;
 mod report;
 mod train;

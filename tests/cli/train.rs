@@ -90,7 +90,7 @@ fn csv_output_carries_the_same_rows() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "step,time,tau,loss,beta0,beta1");
+    assert_eq!(lines[0], "step,time,tau,loss,beta0,beta1,status");
     assert_eq!(lines.len(), 1 + 3, "rows 0, 1, 10");
     assert!(lines[3].starts_with("10,"));
 }

@@ -48,7 +48,7 @@ fn run_targets(text: &str, profile: Option<&str>, targets: &[&str]) -> Ran {
     config.reports = root.join("reports");
     let overrides = Overrides {
         profile: profile.map(str::to_string),
-        sets: Vec::new(),
+        ..Overrides::default()
     };
     let plan = Plan::build(&registry, &config, &overrides).expect("plan");
     let store = Store::new(&config.store);

@@ -231,7 +231,7 @@ fn perturb(weights: &[f64], optimizer: Optimizer, rho: f64, grad: &[f64], out: &
 }
 
 /// One update θ ← θ − η·direction. Returns the direction info, or `None` (leaving θ untouched) when the
-/// new weights would not be finite.
+/// new weights or their β = Π_l w⁽ˡ⁾ would not be finite.
 #[inline]
 pub fn step(
     weights: &mut [f64],
@@ -246,6 +246,15 @@ pub fn step(
     let mut finite = true;
     for (&w, &g) in weights.iter().zip(&ws.grad) {
         finite &= (w - lr * g).is_finite();
+    }
+    // Finite weights can still multiply out to an infinite β (|w| ~ 1e200 at L = 2).
+    let dim = ws.beta.len();
+    for j in 0..dim {
+        let mut beta = 1.0;
+        for l in 0..depth {
+            beta *= weights[l * dim + j] - lr * ws.grad[l * dim + j];
+        }
+        finite &= beta.is_finite();
     }
     if !finite {
         return None;
@@ -282,7 +291,7 @@ fn layer_gradients_fixed<const L: usize, const D: usize>(
 /// ~10⁸ of these). `signed_x` = y·x. Same algorithm as [`update_direction`] + [`step`] for n = 1: the
 /// perturbation direction is −y x ⊙ Π (no margin needed), the outer factor is ℓ′(m̂) or −1. Returns
 /// −ℓ′(m̂) (the dτ/dt of the original clock; 1 in the rescaled clock), or `None` with `w` untouched
-/// when the update would not be finite.
+/// when the new weights or their β would not be finite.
 #[inline(always)]
 pub fn single_example_step<const L: usize, const D: usize>(
     w: &mut [[f64; D]; L],
@@ -363,6 +372,14 @@ pub fn single_example_step<const L: usize, const D: usize>(
             next[l][j] -= lr * g[l][j];
             finite &= next[l][j].is_finite();
         }
+    }
+    // Finite weights can still multiply out to an infinite β.
+    for j in 0..D {
+        let mut beta = 1.0;
+        for row in &next {
+            beta *= row[j];
+        }
+        finite &= beta.is_finite();
     }
     if !finite {
         return None;

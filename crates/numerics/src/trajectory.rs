@@ -162,7 +162,9 @@ pub enum StopReason {
     BetaCap {
         step: u64,
     },
-    /// The next update would have produced a non-finite weight (the final record is the last finite state).
+    /// A value stopped being finite at update `step`: a weight or β (then that update is not taken
+    /// and the final record is the last finite state, step − 1), or the accumulated τ, the time or a
+    /// logged loss (then the final record is the state at `step`, holding that value).
     NonFinite {
         step: u64,
     },
@@ -351,11 +353,15 @@ fn run_loop<S: Stepper>(
     let mut beta = vec![0.0; network.dim()];
     for current in 1..=params.steps {
         let Some(weight) = stepper.advance() else {
-            stop = StopReason::NonFinite { step: done };
+            stop = StopReason::NonFinite { step: current };
             break;
         };
         done = current;
         tau += params.lr * weight;
+        if !(tau.is_finite() && (current as f64 * params.lr).is_finite()) {
+            stop = StopReason::NonFinite { step: current };
+            break;
+        }
         if check_cap {
             stepper.write_weights(network.weights_mut());
             crate::model::beta_into(network.weights(), network.depth(), &mut beta);
@@ -367,12 +373,22 @@ fn run_loop<S: Stepper>(
         }
         if next_log == Some(current) && current < params.steps {
             stepper.write_weights(network.weights_mut());
-            records.push(record(&network, current, tau));
+            let logged = record(&network, current, tau);
+            // β is finite here, but ⟨x, β⟩ can still overflow into an infinite loss.
+            let finite = logged.loss.is_finite();
+            records.push(logged);
             next_log = cursor.next_after(current);
+            if !finite {
+                stop = StopReason::NonFinite { step: current };
+                break;
+            }
         }
     }
     stepper.write_weights(network.weights_mut());
     let final_record = record(&network, done, tau);
+    if stop == StopReason::Completed && !final_record.loss.is_finite() {
+        stop = StopReason::NonFinite { step: done };
+    }
     if records.last().map(|r| r.step) != Some(done) {
         records.push(final_record.clone());
     }
@@ -402,6 +418,37 @@ mod tests {
             steps: vec![7, 5, 7],
         };
         assert_eq!(both.steps_up_to(50), vec![0, 1, 5, 7, 10, 50]);
+    }
+
+    #[test]
+    fn an_overflowing_beta_stops_the_run_at_the_step_it_appears() {
+        // Original-clock GD with η = 1e300 from α = 0.5: the first update moves every weight to
+        // about −1e299 (finite), so β = Π_l w⁽ˡ⁾ ≈ 1e598 overflows at step 1. Depth 2 takes the
+        // fixed-size kernel, depth 5 the dynamic stepper; both must refuse that update and keep
+        // the last finite state (step 0) as the final record.
+        let data = Dataset::single(&[1.0, 2.0]).unwrap();
+        for depth in [2, 5] {
+            let net = Network::balanced(depth, &[0.5, 0.5]).unwrap();
+            let config = TrainConfig::new(TrainParams {
+                optimizer: Optimizer::Gd,
+                clock: Clock::Original,
+                lr: 1e300,
+                steps: 10,
+                log: LogSchedule::geometric(10),
+                beta_cap: f64::INFINITY,
+            })
+            .unwrap();
+            let run = train(&data, net, &config).unwrap();
+            assert_eq!(run.stop, StopReason::NonFinite { step: 1 }, "depth {depth}");
+            assert_eq!(run.final_record.step, 0, "depth {depth}");
+            for record in &run.records {
+                assert!(
+                    record.loss.is_finite() && record.beta.iter().all(|b| b.is_finite()),
+                    "depth {depth}: {record:?}"
+                );
+            }
+            assert!(run.final_weights.iter().all(|w| w.is_finite()));
+        }
     }
 
     #[test]

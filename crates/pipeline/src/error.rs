@@ -21,6 +21,9 @@ pub enum Error {
     /// An unknown target or `--force` stage, or another bad command-line choice.
     #[error("{reason}")]
     Usage { reason: String },
+    /// A task's external input (a data file outside the store) failed its kind's preflight check.
+    #[error("stage `{stage}`: {reason}")]
+    Input { stage: String, reason: String },
     /// Reading or writing a file failed.
     #[error("failed to access {}: {source}", path.display())]
     Io {
@@ -38,7 +41,7 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Error::Config { .. } | Error::Set { .. } | Error::Usage { .. }
+            Error::Config { .. } | Error::Set { .. } | Error::Usage { .. } | Error::Input { .. }
         )
     }
 

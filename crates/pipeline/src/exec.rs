@@ -696,6 +696,8 @@ pub fn run(
         .copied()
         .filter(|id| need[*id] == Some(true))
         .collect();
+    // Bad external input (e.g. a data file failing its checksum) stops the run before any task.
+    plan.preflight(registry, &execute)?;
     let mut records: Vec<Option<TaskRecord>> = vec![None; plan.tasks().len()];
     let mut problems = Vec::new();
     for &id in &selection {

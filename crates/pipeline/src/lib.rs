@@ -82,6 +82,7 @@ pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;
 pub use stage::{
     InputArtifact, ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError,
+    WORK_BOUND, Work,
 };
 pub use state::Why;
 pub use store::{MANIFEST, Manifest, Store};

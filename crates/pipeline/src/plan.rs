@@ -9,7 +9,7 @@ use crate::config::{Config, StageConfig};
 use crate::error::{Error, Result};
 use crate::params::{self, Setting};
 use crate::registry::Registry;
-use crate::stage::ParamSchema;
+use crate::stage::{ParamSchema, StageKind, WORK_BOUND};
 
 /// Version of the key derivation; bump it when the encoding below changes.
 pub const KEY_FORMAT: &str = "minorfirst-task-key/1";
@@ -20,6 +20,9 @@ pub struct Overrides {
     pub profile: Option<String>,
     /// Raw `stage.key=value` arguments (value parsed as TOML; a bare word is a string).
     pub sets: Vec<String>,
+    /// Accept tasks whose [`StageKind::work`](crate::StageKind::work) exceeds
+    /// [`WORK_BOUND`] (`--allow-large-work`); by default they are a configuration error.
+    pub allow_large_work: bool,
 }
 
 /// One stage of the plan.
@@ -175,6 +178,11 @@ impl Plan {
             let schema = &schemas[name.as_str()];
             let points = expand_stage(config, stage, schema, &all_overrides)?;
             let (kind, fingerprint) = registry_kinds[name.as_str()];
+            if !overrides.allow_large_work
+                && let Some(implementation) = registry.get(&stage.kind)
+            {
+                check_work(config, stage, implementation, &points, &all_overrides)?;
+            }
             let start = tasks.len();
             let shared: Vec<usize> = stage
                 .deps
@@ -288,6 +296,28 @@ impl Plan {
             }
         }
         Ok((0..self.tasks.len()).filter(|id| needed[*id]).collect())
+    }
+
+    /// Run each kind's [`StageKind::preflight`] for the tasks `ids` (those about to execute), in
+    /// plan order, and stop at the first failure: bad external input is reported before any task
+    /// runs, once, naming the stage. Tasks with identical parameters are checked once.
+    pub fn preflight(&self, registry: &Registry, ids: &[usize]) -> Result<()> {
+        let mut checked: BTreeSet<(&str, String)> = BTreeSet::new();
+        for &id in ids {
+            let task = &self.tasks[id];
+            let Some(kind) = registry.get(task.kind) else {
+                continue;
+            };
+            if !checked.insert((task.kind, task.params.to_string())) {
+                continue;
+            }
+            kind.preflight(&task.params)
+                .map_err(|reason| Error::Input {
+                    stage: self.stages[task.stage].name.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
     }
 
     pub(crate) fn unknown_stage(&self, name: &str, role: &str) -> Error {
@@ -421,6 +451,52 @@ fn override_error(config: &Config, item: &Override, reason: String) -> Error {
             )
         }
     }
+}
+
+/// Refuse a stage whose kind estimates more than [`WORK_BOUND`] for one of its parameter points,
+/// naming where the deciding value was set: the `--set` or profile entry that overrode it, else the
+/// stage's key (or its `tasks` list) in the file.
+fn check_work(
+    config: &Config,
+    stage: &StageConfig,
+    kind: &dyn StageKind,
+    points: &[Map<String, Value>],
+    overrides: &[Override],
+) -> Result<()> {
+    for (position, point) in points.iter().enumerate() {
+        let Some(work) = kind.work(&Value::Object(point.clone())) else {
+            continue;
+        };
+        // A NaN estimate is not ≤ the bound, so it is refused too.
+        if work.units <= WORK_BOUND {
+            continue;
+        }
+        let task = if points.len() > 1 {
+            format!("task {position}: ")
+        } else {
+            String::new()
+        };
+        let reason = format!(
+            "{task}work {} = {:.3e} exceeds the bound {WORK_BOUND:.0e} (see README.md, \"Work bounds\"); \
+             pass --allow-large-work to run it anyway",
+            work.formula, work.units
+        );
+        let name = stage.name.as_str();
+        if let Some(item) = overrides
+            .iter()
+            .rev()
+            .find(|item| item.stage == name && item.key == work.key)
+        {
+            return Err(override_error(config, item, reason));
+        }
+        let path = if config.line_of(&["stage", name, work.key]).is_some() {
+            work.key
+        } else {
+            "tasks"
+        };
+        return Err(config.error_at(&["stage", name, path], Some(name), Some(work.key), reason));
+    }
+    Ok(())
 }
 
 /// Resolve a stage's parameter points: file values (and explicit task entries), then overrides,
@@ -641,6 +717,109 @@ mod tests {
             .collect();
         // Grid order: `n` sorts before `scale`, so n = 3 is tasks 4 and 5; the aggregator follows.
         assert_eq!(differing, vec![4, 5, 6]);
+    }
+
+    /// A kind whose work is `n`·10¹² and whose preflight refuses `n = 3`.
+    struct Costly;
+
+    impl StageKind for Costly {
+        fn name(&self) -> &'static str {
+            "test.costly"
+        }
+        fn fingerprint(&self) -> &'static str {
+            "costly"
+        }
+        fn schema(&self) -> ParamSchema {
+            ParamSchema::new(vec![
+                crate::stage::ParamSpec::new(
+                    "n",
+                    crate::stage::ParamType::Int {
+                        min: Some(0),
+                        max: None,
+                    },
+                    "units of 10¹² operations",
+                )
+                .sweepable(),
+            ])
+        }
+        fn run(&self, _ctx: &crate::stage::TaskContext<'_>) -> Result<(), crate::TaskError> {
+            Ok(())
+        }
+        fn work(&self, params: &Value) -> Option<crate::stage::Work> {
+            Some(crate::stage::Work {
+                units: params["n"].as_f64()? * 1e12,
+                key: "n",
+                formula: "n × 10¹²",
+            })
+        }
+        fn preflight(&self, params: &Value) -> std::result::Result<(), String> {
+            match params["n"].as_i64() {
+                Some(3) => Err("input 3 is damaged".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn build_costly(text: &str, overrides: &Overrides) -> Result<(Registry, Plan)> {
+        let mut registry = Registry::new();
+        registry.register(Costly);
+        let config = Config::parse(Path::new("pipeline.toml"), text.to_string())?;
+        let plan = Plan::build(&registry, &config, overrides)?;
+        Ok((registry, plan))
+    }
+
+    #[test]
+    fn work_above_the_bound_is_refused_where_it_was_set_unless_allowed() {
+        let text =
+            "[stage.a]\nkind = \"test.costly\"\nn = [1, 10, 11]\n\n[profile.p]\n\"a.n\" = 20\n";
+        let error = build_costly(text, &Overrides::default())
+            .err()
+            .expect("n = 11 is above the bound")
+            .to_string();
+        assert!(
+            error.starts_with("pipeline.toml:3: stage `a`, key `n`: task 2:"),
+            "{error}"
+        );
+        assert!(
+            error.contains("n × 10¹² = 1.100e13 exceeds the bound 1e13"),
+            "{error}"
+        );
+        let profile = Overrides {
+            profile: Some("p".into()),
+            ..Overrides::default()
+        };
+        let error = build_costly(text, &profile).err().unwrap().to_string();
+        assert!(
+            error.starts_with("pipeline.toml:6:") && error.contains("profile `p`"),
+            "{error}"
+        );
+        let allowed = Overrides {
+            allow_large_work: true,
+            ..Overrides::default()
+        };
+        assert_eq!(build_costly(text, &allowed).unwrap().1.tasks().len(), 3);
+        // Exactly at the bound is allowed.
+        let at_bound = build_costly(
+            "[stage.a]\nkind = \"test.costly\"\nn = 10\n",
+            &Overrides::default(),
+        );
+        assert!(at_bound.is_ok());
+    }
+
+    #[test]
+    fn preflight_stops_at_the_first_bad_task_as_bad_input() {
+        let (registry, plan) = build_costly(
+            "[stage.a]\nkind = \"test.costly\"\nn = [1, 3, 2]\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(
+            plan.preflight(&registry, &[0, 2]).is_ok(),
+            "only the tasks about to run"
+        );
+        let error = plan.preflight(&registry, &[0, 1, 2]).unwrap_err();
+        assert!(error.is_bad_input());
+        assert_eq!(error.to_string(), "stage `a`: input 3 is damaged");
     }
 
     #[test]

@@ -112,6 +112,24 @@ impl TaskContext<'_> {
 /// run non-zero.
 pub type TaskError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The most work one task may ask for without `--allow-large-work`, in the units of [`Work`]:
+/// 10¹³ elementary multiply-adds, hours of one core. The largest task of the shipped
+/// `pipeline.toml` (an ℓ2-SAM CNN run on MNIST, ≈ 7·10¹⁰) stays two orders of magnitude below it
+/// in every profile; a typo or an overflowing value (`steps = 9223372036854775807`) does not.
+pub const WORK_BOUND: f64 = 1e13;
+
+/// A kind's estimate of how much computation one task asks for, so that a plan can refuse an
+/// unbounded request before anything runs (see [`WORK_BOUND`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Work {
+    /// Elementary operations (about one multiply-add of the model each); may be `inf`.
+    pub units: f64,
+    /// The parameter that sets the scale, named in the error (e.g. `steps`).
+    pub key: &'static str,
+    /// How `units` is formed, for the error (e.g. `steps × n × d × L`).
+    pub formula: &'static str,
+}
+
 /// A stage kind, registered with the engine under [`StageKind::name`].
 pub trait StageKind: Send + Sync + 'static {
     /// Unique kind name as written in `pipeline.toml` (`kind = "..."`).
@@ -123,6 +141,21 @@ pub trait StageKind: Send + Sync + 'static {
     fn schema(&self) -> ParamSchema;
     /// Run one task. Must be deterministic in (params, inputs): the result is cached by content key.
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError>;
+    /// How much work a task with these (resolved) parameters asks for; `None` (the default) for
+    /// kinds whose cost is bounded by their inputs. [`crate::Plan::build`] refuses a task above
+    /// [`WORK_BOUND`] unless the caller allows large work.
+    fn work(&self, params: &Value) -> Option<Work> {
+        let _ = params;
+        None
+    }
+    /// A cheap check of the task's external inputs (files outside the store, e.g. a data set and its
+    /// checksums), called by the executor for every task it is about to execute, before any of them
+    /// runs. An `Err` is bad input: the run stops with exit 2 and this one-line message. The default
+    /// accepts everything.
+    fn preflight(&self, params: &Value) -> Result<(), String> {
+        let _ = params;
+        Ok(())
+    }
 }
 
 impl ParamSpec {

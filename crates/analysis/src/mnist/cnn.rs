@@ -6,7 +6,7 @@
 //! checkpoint-major then panel image, 784 little-endian f32 each) and `panel_images.f32` (the panel
 //! digits, 784 f32 each).
 
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError, Work};
 use serde::Deserialize;
 use vision::cnn::CnnConfig;
 use vision::mnist::Mnist;
@@ -14,7 +14,9 @@ use vision::task::{Task, TaskKind};
 use vision::train::{Optimizer, TrainConfig, TrainLog, train};
 
 use crate::error::AnalysisError;
-use crate::mnist::common::{choice, data_dir, float, int, int_vec, string, write_f32};
+use crate::mnist::common::{
+    check_data, choice, cnn_forward_ops, data_dir, float, int, int_vec, string, write_f32,
+};
 use crate::table::{Columns, write};
 
 /// Kind name.
@@ -134,6 +136,25 @@ impl StageKind for CnnTrain {
                 "directory of the MNIST IDX files and SHA256SUMS",
             ),
         ])
+    }
+    fn work(&self, params: &serde_json::Value) -> Option<Work> {
+        let p: Params = serde_json::from_value(params.clone()).ok()?;
+        let outputs = if p.task == "binary" { 1 } else { 10 };
+        let batch = if p.batch > 0 { p.batch } else { p.n_train };
+        // A gradient is a forward and a backward pass (about two more forwards); SAM takes two.
+        let gradients = if p.optimizer == "gd" { 1.0 } else { 2.0 };
+        Some(Work {
+            units: p.steps as f64 * batch as f64 * 3.0 * gradients * cnn_forward_ops(outputs),
+            key: if p.batch == 0 && p.n_train > p.steps {
+                "n_train"
+            } else {
+                "steps"
+            },
+            formula: "steps × images per step × CNN forward and backward passes",
+        })
+    }
+    fn preflight(&self, params: &serde_json::Value) -> Result<(), String> {
+        check_data(params["data_dir"].as_str().unwrap_or("data/mnist"))
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;

@@ -1,6 +1,10 @@
 //! Helpers shared by the MNIST kinds: parameter specs, the data directory, series statistics.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use vision::error::VisionError;
 
 pub use crate::params::{choice, float, int, int_vec, string};
 
@@ -20,6 +24,58 @@ pub fn data_dir(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(dir)
+}
+
+/// The preflight of every MNIST kind: the data files in `dir` (as [`data_dir`] resolves it) match
+/// their `SHA256SUMS`. Damaged input data are bad input, so this runs before any task and fails
+/// with one line that names the file, the expected digest and where the canonical copy is. Each
+/// directory is hashed once per process (a run checks it for every task it is about to execute).
+pub fn check_data(dir: &str) -> Result<(), String> {
+    static CHECKED: OnceLock<Mutex<BTreeMap<PathBuf, Result<(), String>>>> = OnceLock::new();
+    let resolved = data_dir(dir);
+    let mut checked = CHECKED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    checked
+        .entry(resolved.clone())
+        .or_insert_with(|| {
+            vision::mnist::verify_checksums(&resolved).map_err(|error| data_error(&error))
+        })
+        .clone()
+}
+
+/// One line for a data file that failed its check: what is wrong, and how to get the real file.
+fn data_error(error: &VisionError) -> String {
+    const RESTORE: &str = "restore the canonical copy, which ships with the repository in \
+        data/mnist/ (`git checkout -- data/mnist`; its origin is in data/mnist/README.md)";
+    match error {
+        VisionError::Checksum {
+            path,
+            expected,
+            found,
+        } => format!(
+            "MNIST file {} is damaged: expected sha256 {expected} (from SHA256SUMS beside it), \
+             found {found}; {RESTORE}",
+            path.display()
+        ),
+        VisionError::Missing { path, .. } => {
+            format!("MNIST file {} is missing; {RESTORE}", path.display())
+        }
+        other => format!("MNIST data: failed to {other}; {RESTORE}"),
+    }
+}
+
+/// Multiply-adds of one forward pass of the MNIST CNN on one image: conv₁ (3×3, 1 → c₁ at
+/// side²), conv₂ (3×3, c₁ → c₂ at (side/2)²) and the linear head (c₂·(side/4)² → outputs).
+pub fn cnn_forward_ops(outputs: usize) -> f64 {
+    let config = vision::cnn::CnnConfig::mnist(outputs, 1.0, 0);
+    let [c1, c2] = config.channels;
+    let side = config.side;
+    let conv1 = side * side * c1 * 9;
+    let conv2 = (side / 2) * (side / 2) * c2 * c1 * 9;
+    let head = c2 * (side / 4) * (side / 4) * outputs;
+    (conv1 + conv2 + head) as f64
 }
 
 /// Mean, minimum and maximum of a non-empty list (NaN entries are skipped; all NaN → NaN).

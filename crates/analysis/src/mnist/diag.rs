@@ -16,13 +16,14 @@ use numerics::dataset::Dataset;
 use numerics::model::Network;
 use numerics::optim::{Clock, Optimizer};
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams, train};
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError, Work};
 use serde::Deserialize;
 use vision::mnist::{Mnist, PIXELS};
 use vision::task::Examples;
 
 use crate::error::AnalysisError;
-use crate::mnist::common::{choice, data_dir, float, int, string, write_f32};
+use crate::mnist::common::{check_data, choice, data_dir, float, int, string, write_f32};
+use crate::runs::stop::{number, refuse_non_finite};
 use crate::table::{Columns, write};
 
 /// Kind name.
@@ -143,7 +144,10 @@ impl StageKind for DiagTrain {
         KIND
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["mnist/diag.rs", "mnist/common.rs"], ["vision", "numerics"])
+        crate::fingerprint!(
+            ["mnist/diag.rs", "mnist/common.rs", "runs/stop.rs"],
+            ["vision", "numerics"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -176,6 +180,23 @@ impl StageKind for DiagTrain {
                 "directory of the MNIST IDX files and SHA256SUMS",
             ),
         ])
+    }
+    fn work(&self, params: &serde_json::Value) -> Option<Work> {
+        let p: Params = serde_json::from_value(params.clone()).ok()?;
+        // L = 2 layers over at most every pixel; SAM evaluates two gradients per step.
+        let gradients = if p.optimizer == "gd" { 1.0 } else { 2.0 };
+        Some(Work {
+            units: p.steps as f64 * p.n_train as f64 * (PIXELS * 2) as f64 * gradients,
+            key: if p.n_train as u64 > p.steps {
+                "n_train"
+            } else {
+                "steps"
+            },
+            formula: "steps × n_train × 784 pixels × L",
+        })
+    }
+    fn preflight(&self, params: &serde_json::Value) -> Result<(), String> {
+        check_data(params["data_dir"].as_str().unwrap_or("data/mnist"))
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: Params = ctx.params()?;
@@ -212,6 +233,19 @@ impl StageKind for DiagTrain {
         // No wall-clock time is stored: the object is a function of its parameters and inputs
         // (the task's wall time is in reports/run.json).
         let trajectory = train(&train_data, network, &config)?;
+        refuse_non_finite(
+            trajectory.stop,
+            &format!(
+                "optimizer {}, rho {}, clock {}, lr {}, alpha {}, n_train {}, seed {}",
+                p.optimizer,
+                number(p.rho),
+                p.clock,
+                number(p.lr),
+                number(p.alpha),
+                p.n_train,
+                p.seed
+            ),
+        )?;
 
         let out = ctx.out_dir;
         let mut pixels = Columns::new()

@@ -193,7 +193,8 @@ impl StageKind for DiagReport {
                 "mnist/diag_report.rs",
                 "mnist/common.rs",
                 "mnist/report_common.rs",
-                "mnist/diag.rs"
+                "mnist/diag.rs",
+                "runs/stop.rs"
             ],
             ["figures"]
         )

@@ -2,14 +2,16 @@
 //! at explicit steps or times, in the original or the rescaled clock.
 
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams, train};
-use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError, Work};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::AnalysisError;
 use crate::runs::output::Row;
 use crate::runs::spec::{
     ModelParams, log_times_spec, model_specs, non_negative_float, per_decade_spec, task_dataset,
 };
+use crate::runs::stop::{number, refuse_non_finite};
 use crate::runs::training::{RunEnd, write_training_run};
 
 /// The `train.discrete` kind.
@@ -28,6 +30,18 @@ struct DiscreteParams {
     beta_cap: f64,
 }
 
+impl DiscreteParams {
+    /// The number of updates: round(t_end/η) when a horizon is given (saturating; η = 0 with a
+    /// horizon is an infinite run), else `steps`.
+    fn updates(&self) -> f64 {
+        if self.t_end > 0.0 {
+            (self.t_end / self.lr).round()
+        } else {
+            self.steps as f64
+        }
+    }
+}
+
 impl StageKind for TrainDiscrete {
     fn name(&self) -> &'static str {
         "train.discrete"
@@ -39,7 +53,8 @@ impl StageKind for TrainDiscrete {
                 "runs/spec.rs",
                 "runs/output.rs",
                 "runs/data.rs",
-                "runs/training.rs"
+                "runs/training.rs",
+                "runs/stop.rs"
             ],
             ["numerics"]
         )
@@ -90,6 +105,17 @@ impl StageKind for TrainDiscrete {
         ]);
         ParamSchema::new(specs)
     }
+    fn work(&self, params: &Value) -> Option<Work> {
+        let p: DiscreteParams = serde_json::from_value(params.clone()).ok()?;
+        // The data set of an input stage is not known when the plan is built; d comes from the
+        // inline μ or α, and each example of an input data set multiplies this estimate.
+        let d = p.model.mu.len().max(p.model.alpha.len()).max(1);
+        Some(Work {
+            units: p.updates() * (d * p.model.depth) as f64,
+            key: if p.t_end > 0.0 { "t_end" } else { "steps" },
+            formula: "steps × d × L",
+        })
+    }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: DiscreteParams = ctx.params()?;
         let data = task_dataset(ctx, &p.model.mu)?;
@@ -100,11 +126,7 @@ impl StageKind for TrainDiscrete {
             optimizer: p.model.optimizer()?,
             clock: p.model.clock()?,
             lr: p.lr,
-            steps: if p.t_end > 0.0 {
-                (p.t_end / p.lr).round() as u64
-            } else {
-                p.steps
-            },
+            steps: p.updates() as u64,
             log: LogSchedule {
                 per_decade: (p.per_decade > 0).then_some(p.per_decade),
                 steps: log_steps,
@@ -117,6 +139,19 @@ impl StageKind for TrainDiscrete {
         })
         .map_err(AnalysisError::from)?;
         let run = train(&data, network, &config).map_err(AnalysisError::from)?;
+        refuse_non_finite(
+            run.stop,
+            &format!(
+                "optimizer {}, rho {}, clock {}, lr {}, depth {}, alpha {}, alpha_scale {}",
+                p.model.optimizer,
+                number(p.model.rho),
+                p.model.clock,
+                number(p.lr),
+                p.model.depth,
+                serde_json::Value::from(p.model.alpha.clone()),
+                number(p.model.alpha_scale)
+            ),
+        )?;
         let rows: Vec<Row> = run
             .records
             .iter()

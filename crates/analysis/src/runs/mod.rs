@@ -6,6 +6,7 @@ pub mod discrete;
 pub mod flow;
 pub mod output;
 pub mod spec;
+pub mod stop;
 pub mod training;
 
 use pipeline::stage::StageKind;

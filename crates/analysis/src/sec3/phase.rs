@@ -12,12 +12,13 @@ use numerics::model::Network;
 use numerics::sweep::{SweepJob, run_sweep};
 use numerics::theory::linf;
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams};
-use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError, Work};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::write_json;
 use crate::error::AnalysisError;
 use crate::runs::spec::{parse_clock, parse_optimizer};
+use crate::runs::stop::{number, refuse_non_finite};
 use crate::table::{self, Columns};
 
 /// File with a grid's cells inside a `sec3.phase_grid` object.
@@ -137,7 +138,12 @@ impl StageKind for PhaseGrid {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec3/phase.rs", "runs/spec.rs", "runs/data.rs"],
+            [
+                "sec3/phase.rs",
+                "runs/spec.rs",
+                "runs/data.rs",
+                "runs/stop.rs"
+            ],
             ["numerics"]
         )
     }
@@ -202,6 +208,16 @@ impl StageKind for PhaseGrid {
             .with_default(10.0),
         ])
     }
+    fn work(&self, params: &serde_json::Value) -> Option<Work> {
+        let p: GridParams = serde_json::from_value(params.clone()).ok()?;
+        let cells = (p.ratios.len() * p.ratios.len()) as f64;
+        let steps = (p.tau_end / p.lr).round();
+        Some(Work {
+            units: cells * steps * (p.mu.len() * p.depth) as f64,
+            key: if cells >= steps { "ratios" } else { "tau_end" },
+            formula: "ratios² × (tau_end / lr) × d × L",
+        })
+    }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: GridParams = ctx.params()?;
         let data = Dataset::single(&p.mu).map_err(AnalysisError::from)?;
@@ -235,6 +251,18 @@ impl StageKind for PhaseGrid {
         let mut cells = Vec::with_capacity(inits.len());
         for (&(r0, r1), result) in inits.iter().zip(results) {
             let run = result.map_err(AnalysisError::from)?;
+            refuse_non_finite(
+                run.stop,
+                &format!(
+                    "cell α = ({}, {})·alpha_unit, optimizer {}, depth {}, lr {}; beta_cap {} did not stop it",
+                    number(r0),
+                    number(r1),
+                    p.optimizer,
+                    p.depth,
+                    number(p.lr),
+                    number(p.beta_cap)
+                ),
+            )?;
             let alpha = [r0 * p.alpha_unit, r1 * p.alpha_unit];
             let beta = run.final_record.beta.clone();
             cells.push(Cell {

@@ -71,7 +71,8 @@ impl StageKind for Phase {
                 "sec3/phase.rs",
                 "sec3/common.rs",
                 "runs/spec.rs",
-                "runs/data.rs"
+                "runs/data.rs",
+                "runs/stop.rs"
             ],
             ["figures"]
         )

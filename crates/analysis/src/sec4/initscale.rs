@@ -5,7 +5,7 @@
 use figures::{Class, Heatmap, HeatmapCells, RefLine, render_heatmap};
 use numerics::theory::l2::{COdeOptions, L2Config, solve_c_ode};
 use numerics::theory::regimes;
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError, Work};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures, write_json};
@@ -103,6 +103,15 @@ impl StageKind for DominantColumnKind {
             float("tau_max", 10.0, "last τ of the grid"),
             int("n_tau", 200, "number of τ intervals of the grid"),
         ])
+    }
+    fn work(&self, params: &serde_json::Value) -> Option<Work> {
+        let p: ColumnParams = serde_json::from_value(params.clone()).ok()?;
+        // Each grid point reads the C-ODE's dense output and ranks the d coordinates.
+        Some(Work {
+            units: (p.n_tau as f64 + 1.0) * p.mu.len().max(1) as f64,
+            key: "n_tau",
+            formula: "(n_tau + 1) × d",
+        })
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: ColumnParams = ctx.params()?;
