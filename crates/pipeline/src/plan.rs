@@ -20,7 +20,7 @@ pub struct Overrides {
     pub profile: Option<String>,
     /// Raw `stage.key=value` arguments (value parsed as TOML; a bare word is a string).
     pub sets: Vec<String>,
-    /// Accept tasks whose [`StageKind::work`](crate::StageKind::work) exceeds
+    /// Accept tasks whose [`crate::StageKind::work`] exceeds
     /// [`WORK_BOUND`] (`--allow-large-work`); by default they are a configuration error.
     pub allow_large_work: bool,
 }
