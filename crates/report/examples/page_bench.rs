@@ -99,7 +99,8 @@ fn bench(chromium: &Path, page: &Path, runs: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Byte lengths of the page's top-level `<svg>…</svg>` elements.
+/// Byte lengths of the page's top-level `<svg>…</svg>` elements, leaving out the first screen's
+/// thumbnails (a `<use>` of a figure each, not figures of their own).
 fn inline_svg_sizes(html: &str) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut rest = html;
@@ -107,7 +108,9 @@ fn inline_svg_sizes(html: &str) -> Vec<usize> {
         let Some(end) = rest[start..].find("</svg>") else {
             break;
         };
-        sizes.push(end + "</svg>".len());
+        if !rest[start..].starts_with("<svg class=\"thumb\"") {
+            sizes.push(end + "</svg>".len());
+        }
         rest = &rest[start + end + "</svg>".len()..];
     }
     sizes

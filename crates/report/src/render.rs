@@ -65,8 +65,9 @@ struct View<'a> {
 /// again at thumbnail size from the same bytes, so the page carries no second copy.
 #[derive(Serialize)]
 struct Thumbnail {
-    width: f64,
-    height: f64,
+    /// Formatted here: tera would print `640.0`.
+    width: String,
+    height: String,
 }
 
 #[derive(Serialize)]
@@ -114,7 +115,13 @@ pub fn render(model: &ReportModel) -> Result<String, ReportError> {
                         .svg
                         .replacen("<svg", &format!("<svg id=\"svg-{}\"", figure.id), 1);
                 let (width, height) = size.unwrap_or((4.0, 3.0));
-                thumbnails.insert(figure.id.clone(), Thumbnail { width, height });
+                thumbnails.insert(
+                    figure.id.clone(),
+                    Thumbnail {
+                        width: width.to_string(),
+                        height: height.to_string(),
+                    },
+                );
             }
         }
     }
@@ -456,6 +463,8 @@ mod tests {
         assert!(text_of(&html).contains(
             "claims: evidence: 2 reproduced, 0 inconclusive, 1 contradicted · checks: 1 passed, 0 failed"
         ));
+        // The ledger alone (the first screen above it has verdicts of its own).
+        let html = &html[claims..first_section];
         assert_eq!(html.matches("<tr id=\"claim-").count(), 4);
         assert_eq!(
             html.matches("class=\"verdict pass\">✓ reproduced").count(),
@@ -649,8 +658,10 @@ mod tests {
         let ids = attribute_values(&html, "id");
         let hrefs = attribute_values(&html, "href");
         let fragments: Vec<&str> = hrefs.iter().filter_map(|h| h.strip_prefix('#')).collect();
-        // Nav (3 sections + ledger + provenance), 4 ledger rows, 4 back links.
-        assert_eq!(fragments.len(), 13, "{fragments:?}");
+        // First screen: two rows with a section, verdict, figure and thumbnail link each, one
+        // with only its section; nav (first screen, ledger, 3 sections, provenance); 4 ledger rows;
+        // 4 back links.
+        assert_eq!(fragments.len(), 9 + 6 + 4 + 4, "{fragments:?}");
         for fragment in fragments {
             assert!(ids.contains(&fragment), "dangling link #{fragment}");
         }
@@ -681,7 +692,9 @@ mod tests {
     #[test]
     fn figures_are_inlined_with_a_png_link_and_stages_sit_in_details() {
         let html = render(&sample_model()).unwrap();
-        assert_eq!(html.matches("<svg width=").count(), 2);
+        assert_eq!(html.matches("<figure id=").count(), 2);
+        // Both are thumbnails on the first screen, so their roots carry the id the thumbnails use.
+        assert_eq!(html.matches("<svg id=\"svg-fig-").count(), 2);
         assert_eq!(html.matches(">PNG</a>").count(), 2);
         assert!(html.contains("<a class=\"png\" href=\"figures/fig-depth1-cos.png\">PNG</a>"));
         assert_eq!(html.matches("<details class=\"stages\">").count(), 3);
@@ -1024,7 +1037,11 @@ mod tests {
                 text_of(&rest[..rest.find("</td>").unwrap()])
             })
             .collect();
-        let ids: Vec<&str> = model.claims.iter().map(|c| c.id.as_str()).collect();
+        let groups = ledger_groups(&model);
+        let ids: Vec<&str> = groups
+            .iter()
+            .flat_map(|group| group.claims.iter().map(|c| c.id.as_str()))
+            .collect();
         assert_eq!(cells, ids);
         // Segments are kept whole by layout, not split anywhere by the old catch-all.
         let (screen, _) = style_rules(&html);
