@@ -508,7 +508,7 @@ mod tests {
         // A check alone is no evidence; a pattern that matches nothing is shown, not dropped.
         assert!(row("flows").contains("– no evidence"));
         assert!(row("mnist").contains("– no evidence"));
-        assert!(row("mnist").contains("No claim matches mnist.*."));
+        assert!(row("mnist").contains("title=\"No evidence claim matches mnist.*\""));
         assert!(
             !row("mnist").contains("<a href"),
             "no section on the page to link"
@@ -520,6 +520,14 @@ mod tests {
         ));
         assert_eq!(html.matches("<svg id=\"svg-fig-depth1-cos\"").count(), 1);
         assert!(!row("flows").contains("<svg"));
+        // A pattern that matches nothing beside ones that do is counted on the row, named in its
+        // title.
+        let mut model = sample_model();
+        model.results[0].claims.push("thm9.*".into());
+        let html = render(&model).unwrap();
+        assert!(html.contains(
+            "<span class=\"unmatched\" title=\"No claim matches thm9.*\">· 1 pattern unmatched</span>"
+        ));
         // Every claim belongs to a result here, so there is no catch-all row.
         assert!(!first_screen.contains("result-unmapped"));
     }
