@@ -618,7 +618,7 @@ fn paper_results(
                 measured: result.measured.into(),
                 section: present_sections
                     .contains(&result.section)
-                    .then(|| result.section.into()),
+                    .then_some(result.section.to_owned()),
                 figure,
                 claims: result.claims.iter().map(|p| (*p).to_owned()).collect(),
             }

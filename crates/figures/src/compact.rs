@@ -31,6 +31,9 @@ const STYLE_ATTRIBUTES: &[&str] = &[
 /// Elements whose presentation attributes may move into a class.
 const STYLED_ELEMENTS: &[&str] = &["polyline", "polygon", "rect", "line", "circle", "text"];
 
+/// A vertex in pixel coordinates.
+type Point = (f64, f64);
+
 /// Decimates a polyline with Ramer–Douglas–Peucker at tolerance `epsilon`, after dropping
 /// consecutive duplicates. The result is a subsequence of `points` that keeps both endpoints and
 /// the first vertex of each extreme x and y (so an axis range read off the drawing is unchanged),
@@ -49,7 +52,7 @@ pub fn decimate(points: &[(f64, f64)], epsilon: f64) -> Vec<(f64, f64)> {
     }
     let mut keep = vec![false; unique.len()];
     let mut anchors = vec![0, unique.len() - 1];
-    let first_extreme = |better: &dyn Fn(&(f64, f64), &(f64, f64)) -> bool| {
+    let first_extreme = |better: fn(&Point, &Point) -> bool| {
         let mut best = 0;
         for (index, point) in unique.iter().enumerate() {
             if better(point, &unique[best]) {
@@ -58,10 +61,10 @@ pub fn decimate(points: &[(f64, f64)], epsilon: f64) -> Vec<(f64, f64)> {
         }
         best
     };
-    anchors.push(first_extreme(&|a, b| a.0 < b.0));
-    anchors.push(first_extreme(&|a, b| a.0 > b.0));
-    anchors.push(first_extreme(&|a, b| a.1 < b.1));
-    anchors.push(first_extreme(&|a, b| a.1 > b.1));
+    anchors.push(first_extreme(|a, b| a.0 < b.0));
+    anchors.push(first_extreme(|a, b| a.0 > b.0));
+    anchors.push(first_extreme(|a, b| a.1 < b.1));
+    anchors.push(first_extreme(|a, b| a.1 > b.1));
     anchors.sort_unstable();
     anchors.dedup();
     for &anchor in &anchors {

@@ -337,14 +337,14 @@ fn validate(model: &ReportModel) -> Result<(), ReportError> {
                 target: section.clone(),
             });
         }
-        if let Some(figure) = &result.figure {
-            if !figures.contains(&figure.as_str()) {
-                return Err(ReportError::DanglingResultReference {
-                    result: result.id.clone(),
-                    what: "figure",
-                    target: figure.clone(),
-                });
-            }
+        if let Some(figure) = &result.figure
+            && !figures.contains(&figure.as_str())
+        {
+            return Err(ReportError::DanglingResultReference {
+                result: result.id.clone(),
+                what: "figure",
+                target: figure.clone(),
+            });
         }
         if let Some(pattern) = result.claims.iter().find(|pattern| pattern.is_empty()) {
             return Err(ReportError::InvalidId {
