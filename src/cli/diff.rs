@@ -122,6 +122,46 @@ pub fn after_run(
     std::fs::rename(&temp, &dir).map_err(|error| io_error(&dir, error))
 }
 
+/// The previous run the report compares its claims with, as (label, the claims as JSON): the
+/// recorded run of the commit before the code being reported — HEAD's when tracked files have
+/// uncommitted changes, HEAD's parent's when the work tree is clean (HEAD's own recording is then
+/// this very run). `run` records only HEAD's snapshot and only on a clean tree, so the comparison
+/// never shifts under the run that makes it, and `status`/`verify` right after a run plan the same
+/// report task. `None` without such a recording (or outside git).
+pub fn previous_run_claims(
+    pipeline_file: &Path,
+    profile: Option<&str>,
+    dirty: bool,
+) -> Option<(String, String)> {
+    let config = Config::load(pipeline_file).ok()?;
+    let store = Store::new(&config.store);
+    let base = if dirty { "HEAD" } else { "HEAD~1" };
+    let commit = git(
+        &pipeline_dir(pipeline_file),
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{base}^{{commit}}"),
+        ],
+    )?;
+    let dir = store
+        .root()
+        .join(RUNS_DIR)
+        .join(snapshot_name(&commit, profile));
+    if !dir.join(RUN_FILE).is_file() {
+        return None;
+    }
+    let snapshot = Snapshot::load(&dir, Some(&store)).ok()?;
+    let claims = serde_json::to_string(&snapshot.claims).ok()?;
+    let label = format!(
+        "the recorded run of {base} ({}, profile {})",
+        &commit[..commit.len().min(12)],
+        profile.unwrap_or("default")
+    );
+    Some((label, claims))
+}
+
 /// Remove the recorded runs (part of `clean`).
 pub fn clean_runs(store: &Store) -> Result<(), CliError> {
     let dir = store.root().join(RUNS_DIR);

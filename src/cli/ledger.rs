@@ -16,7 +16,8 @@ const REPORT_KIND: &str = "report.html";
 const LEDGER_KIND: &str = "claims.ledger";
 
 /// `--set` overrides giving every report stage the provenance the store cannot know: the commit,
-/// whether the tree is dirty, the profile, the pipeline file, the machine. Explicit `--set`s given
+/// whether the tree is dirty, the profile, the pipeline file, the machine, and the claims of the
+/// recorded previous run it reports changes against ([`super::diff::previous_run_claims`]). Explicit `--set`s given
 /// by the user come later and win.
 pub fn provenance_sets(plan: &Plan, pipeline_file: &Path, profile: Option<&str>) -> Vec<String> {
     let report_stages: Vec<&str> = plan
@@ -49,8 +50,13 @@ pub fn provenance_sets(plan: &Plan, pipeline_file: &Path, profile: Option<&str>)
     let os = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
     // JSON string syntax is valid TOML basic-string syntax for everything serde_json emits.
     let quote = |value: &str| serde_json::to_string(value).expect("a string serialises");
+    let previous = super::diff::previous_run_claims(pipeline_file, profile, dirty);
     let mut sets = Vec::new();
     for stage in report_stages {
+        if let Some((label, claims)) = &previous {
+            sets.push(format!("{stage}.previous_label={}", quote(label)));
+            sets.push(format!("{stage}.previous_claims={}", quote(claims)));
+        }
         sets.push(format!("{stage}.git_commit={}", quote(&commit)));
         sets.push(format!("{stage}.git_dirty={dirty}"));
         sets.push(format!(

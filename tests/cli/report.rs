@@ -213,8 +213,14 @@ fn rerunning_an_unchanged_pipeline_recomputes_nothing() {
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Runs headless chromium on `page` with `extra` arguments and a throwaway profile.
+/// Runs headless chromium on `page` with `extra` arguments and a throwaway profile, in a window
+/// 1280 px wide and 2000 px tall.
 fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
+    chromium_sized(page, profile, "1280,2000", extra)
+}
+
+/// [`chromium`] in a window of `size` (`W,H`).
+fn chromium_sized(page: &Path, profile: &Path, size: &str, extra: &[&str]) -> Output {
     Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -225,8 +231,8 @@ fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1280,2000",
         ])
+        .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
@@ -234,19 +240,139 @@ fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
         .expect("spawn chromium")
 }
 
+/// Whether the browser tests can run: chromium is installed, or the skip is asked for explicitly
+/// (then a notice is printed and the caller returns).
+fn browser_available() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    if std::env::var_os("MINORFIRST_SKIP_BROWSER").is_some_and(|v| v == "1") {
+        eprintln!("notice: {CHROMIUM} missing and MINORFIRST_SKIP_BROWSER=1: browser test skipped");
+        return false;
+    }
+    panic!(
+        "{CHROMIUM} is missing: install it (`apt-get install -y chromium`, as .ci/run does) \
+         or set MINORFIRST_SKIP_BROWSER=1 to skip this test"
+    );
+}
+
+/// The results of the paper the first screen must list, in order: the paper's theorems, its
+/// experiments and each reviewer question (issue #17).
+const PAPER_RESULTS: &[&str] = &[
+    "depth1",
+    "linf-regimes",
+    "linf-limit",
+    "l2limit",
+    "sequential",
+    "initscale",
+    "flows",
+    "multisample",
+    "mnist-cnn",
+    "mnist-diag",
+    "rq-gd",
+    "rq-loss",
+    "rq-depth3",
+    "rq-comparable",
+    "rq-normalisation",
+    "rq-time",
+];
+
+/// Measures, in a real browser, where each first-screen verdict lands: a copy of the page beside
+/// it (so its relative links still resolve) gets a script that writes every result row's id, the
+/// box of its verdict cell and the cell's text into the DOM, which `--dump-dom` prints. The page
+/// itself has no script; only this probe does.
+const LAYOUT_PROBE: &str = r#"<script>
+(function () {
+  var lines = ['viewport ' + window.innerWidth + ' ' + window.innerHeight];
+  document.querySelectorAll('table.results tbody tr').forEach(function (row) {
+    var cell = row.querySelector('td.verdict-col');
+    var box = cell.getBoundingClientRect();
+    lines.push([row.id, Math.ceil(box.bottom), Math.ceil(box.right), cell.textContent.trim()].join('|'));
+  });
+  var pre = document.createElement('pre');
+  pre.id = 'layout-probe';
+  pre.textContent = lines.join('\n');
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+#[test]
+fn the_first_screen_shows_every_paper_result_with_a_verdict_in_a_1280_by_800_window() {
+    if !browser_available() {
+        return;
+    }
+    let project = small_project();
+    ok(project.path(), &["run"]);
+    let html = page(project.path());
+    let probe = project.path().join("reports/layout-probe.html");
+    std::fs::write(
+        &probe,
+        html.replacen("</body>", &format!("{LAYOUT_PROBE}\n</body>"), 1),
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().expect("profile dir");
+    let dump = chromium_sized(&probe, profile.path(), "1280,800", &["--dump-dom"]);
+    assert!(
+        dump.status.success(),
+        "chromium --dump-dom failed: {dump:?}"
+    );
+    let dom = String::from_utf8_lossy(&dump.stdout);
+    let marker = "<pre id=\"layout-probe\">";
+    let start = dom.find(marker).expect("the probe ran") + marker.len();
+    let report = &dom[start..start + dom[start..].find("</pre>").unwrap()];
+    let mut lines = report.lines();
+    let viewport: Vec<f64> = lines
+        .next()
+        .and_then(|line| line.strip_prefix("viewport "))
+        .expect("viewport line")
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // Headless chromium's --dump-dom window keeps room for browser chrome (657 px of 800 were
+    // left for the page here), so the height is checked against 800 px below instead: nothing
+    // on the first screen depends on the viewport's height, only on its width.
+    assert_eq!(viewport[0], 1280.0, "the viewport width the test asks for");
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.splitn(4, '|').collect()).collect();
+    let ids: Vec<&str> = rows.iter().map(|row| row[0]).collect();
+    let expected: Vec<String> = PAPER_RESULTS
+        .iter()
+        .map(|id| format!("result-{id}"))
+        .collect();
+    // This small pipeline claims only §3 plane results: every other evidence is absent, which the
+    // page must say rather than hide, so every result still has a row.
+    assert_eq!(ids, expected, "one row per result of the paper, in order");
+    for row in &rows {
+        let (bottom, right): (f64, f64) = (row[1].parse().unwrap(), row[2].parse().unwrap());
+        assert!(
+            bottom <= 800.0 && right <= 1280.0,
+            "the verdict of {} ends at ({right}, {bottom}), outside the 1280×800 window",
+            row[0]
+        );
+        let verdict = row[3];
+        assert!(
+            [
+                "✓ reproduced",
+                "? inconclusive",
+                "✗ contradicted",
+                "– no evidence"
+            ]
+            .iter()
+            .any(|word| verdict.starts_with(word)),
+            "{}: no verdict in {verdict:?}",
+            row[0]
+        );
+    }
+    // The plane claims decide these two; results without claims here say so.
+    let verdict_of = |id: &str| rows.iter().find(|row| row[0] == id).unwrap()[3];
+    assert!(verdict_of("result-depth1").starts_with("✓ reproduced"));
+    assert!(verdict_of("result-linf-limit").starts_with("✓ reproduced"));
+    assert!(verdict_of("result-mnist-cnn").starts_with("– no evidence"));
+}
+
 #[test]
 fn a_headless_browser_opens_the_page_without_console_errors() {
-    if !Path::new(CHROMIUM).exists() {
-        if std::env::var_os("MINORFIRST_SKIP_BROWSER").is_some_and(|v| v == "1") {
-            eprintln!(
-                "notice: {CHROMIUM} missing and MINORFIRST_SKIP_BROWSER=1: browser test skipped"
-            );
-            return;
-        }
-        panic!(
-            "{CHROMIUM} is missing: install it (`apt-get install -y chromium`, as .ci/run does) \
-             or set MINORFIRST_SKIP_BROWSER=1 to skip this test"
-        );
+    if !browser_available() {
+        return;
     }
     let project = small_project();
     ok(project.path(), &["run"]);

@@ -79,6 +79,164 @@ const SECTION_TEXT: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// One result of the paper as the report's first screen lists it.
+struct PaperResult {
+    /// Anchor id (`result-<id>`).
+    id: &'static str,
+    title: &'static str,
+    /// The section that shows it (linked when it is on the page).
+    section: &'static str,
+    /// One sentence on what was measured.
+    measured: &'static str,
+    /// The claims that are its evidence: exact ids or prefixes ending in `*`. A pattern that
+    /// selects nothing is shown on the row ("no claim matches …"), a result whose patterns select
+    /// no evidence shows "no evidence", and an evidence claim no result selects gets a row of its
+    /// own: nothing is dropped silently.
+    claims: &'static [&'static str],
+}
+
+/// Every result of the paper and every reviewer question, in the order of the paper: the one
+/// place that says which claims decide which result. The thumbnail is the figure most of the
+/// selected claims point at.
+const RESULTS: &[PaperResult] = &[
+    PaperResult {
+        id: "depth1",
+        title: "Depth 1 → ℓ2 max-margin",
+        section: "depth1",
+        measured: "Direction of w − w₀ against μ on single examples and the cosine to the ℓ2 max-margin \
+                   solution on separable data, for GD and both SAMs (Thm 3.1).",
+        claims: &["s3.depth1.*"],
+    },
+    PaperResult {
+        id: "linf-regimes",
+        title: "ℓ∞-SAM: per-coordinate regimes",
+        section: "linf",
+        measured: "Each coordinate against its closed form in rescaled time for α_j below, at and above \
+                   ρ, at even and odd depth (Thm 3.2).",
+        claims: &["s3.linf.regimes.*", "s3.linf.freeze.*"],
+    },
+    PaperResult {
+        id: "linf-limit",
+        title: "ℓ∞-SAM: limit e_j*",
+        section: "linf",
+        measured: "Measured winning coordinate against j* = argmax μ_j(α_j − ρ)^(L−2) over grids of \
+                   initializations and in the β plane (Cor 3.5).",
+        claims: &["s3.linf.phase.sam-linf.*", "s3.linf.plane_gating.*"],
+    },
+    PaperResult {
+        id: "l2limit",
+        title: "ℓ2-SAM → ℓ1 max-margin",
+        section: "l2limit",
+        measured: "Cosine of the depth-2 ℓ2-SAM direction to the ℓ1 and to the ℓ2 max-margin \
+                   solutions, on single examples and multi-sample data (Thm 4.2).",
+        claims: &["s4.thm4.2.*"],
+    },
+    PaperResult {
+        id: "sequential",
+        title: "Sequential amplification in time",
+        section: "sequential",
+        measured: "Order and times of the coordinate switches of discrete ℓ2-SAM against the exact \
+                   C-ODE reduction and the criterion of Prop 4.7 (Thm 4.4).",
+        claims: &[
+            "s4.thm4.4.sequence.*",
+            "s4.thm4.4.switch_times.*",
+            "s4.prop4.7.*",
+        ],
+    },
+    PaperResult {
+        id: "initscale",
+        title: "Sequential amplification in the init scale",
+        section: "initscale",
+        measured: "Dominant index over a grid of α/ρ and τ against the thresholds α_c and a_k, and its \
+                   monotonicity in α (Thm 4.5).",
+        claims: &["s4.thm4.5.*", "s4.regime.*", "s4.b5.6.collapse.*"],
+    },
+    PaperResult {
+        id: "flows",
+        title: "Discrete SAM vs the SAM flow",
+        section: "flows",
+        measured: "Distance between discrete runs and the integrated flow as the step size shrinks, \
+                   for every optimizer and both clocks (first order in η).",
+        claims: &["s3.flows.*", "s4.thm4.4.euler_order.*"],
+    },
+    PaperResult {
+        id: "multisample",
+        title: "Multi-sample data",
+        section: "multisample",
+        measured: "Limit direction, ℓ∞-SAM gating and the minor-first phase of ℓ2-SAM on Gaussian \
+                   clusters at ±(1, 2).",
+        claims: &["s3.multisample.*"],
+    },
+    PaperResult {
+        id: "mnist-cnn",
+        title: "MNIST: CNN saliency",
+        section: "mnist",
+        measured: "Share of Grad-CAM mass on weak pixels over training for a CNN trained with GD, \
+                   ℓ2-SAM and ℓ∞-SAM, and its dependence on the init scale.",
+        claims: &["mnist.cnn.*"],
+    },
+    PaperResult {
+        id: "mnist-diag",
+        title: "MNIST: diagonal net on pixels",
+        section: "mnist",
+        measured: "Whether a depth-2 diagonal net on pixels leans on weak pixels first and strong ones \
+                   last under ℓ2-SAM, and on strong ones throughout under GD.",
+        claims: &["mnist.diag.*"],
+    },
+    PaperResult {
+        id: "rq-gd",
+        title: "Reviewers: GD baselines",
+        section: "reviewers",
+        measured: "GD from the same initializations: which coordinate leads at every τ, and the GD \
+                   phase diagram beside ℓ∞-SAM's.",
+        claims: &["s4.gd.*", "s4.b5.8.mu_shrink.gd", "s3.linf.phase.gd.*"],
+    },
+    PaperResult {
+        id: "rq-loss",
+        title: "Reviewers: loss curves",
+        section: "reviewers",
+        measured: "Training loss of SAM against GD from the same initialization (B8 predicts SAM's is \
+                   lower).",
+        claims: &["s3.reviewers.loss.*"],
+    },
+    PaperResult {
+        id: "rq-depth3",
+        title: "Reviewers: ℓ2-SAM at depth 3",
+        section: "reviewers",
+        measured: "Whether sequential amplification survives at depth 3 and ends on the major \
+                   coordinate.",
+        claims: &["s4.b5.9.*"],
+    },
+    PaperResult {
+        id: "rq-comparable",
+        title: "Reviewers: comparable coordinates",
+        section: "reviewers",
+        measured: "The minor phase for μ = (1, 1+δ) as δ shrinks, and how strong a minor phase is away \
+                   from α_c.",
+        claims: &["s4.reviewers.comparable.*", "s4.b5.8.peak_minor_dominance"],
+    },
+    PaperResult {
+        id: "rq-normalisation",
+        title: "Reviewers: ℓ2 normalisation",
+        section: "reviewers",
+        measured: "Per-layer against joint normalisation of the ℓ2 perturbation at balanced depth 2.",
+        claims: &["s4.b2.normalisation"],
+    },
+    PaperResult {
+        id: "rq-time",
+        title: "Reviewers: original vs rescaled time",
+        section: "flows",
+        measured: "Which switches are reachable in original time, and plain discrete ℓ2-SAM in \
+                   original time against the rescaled flow.",
+        claims: &[
+            "s4.b5.8.unreachable_in_original_time",
+            "s4.b5.8.original_time_switch.*",
+            "s4.b5.8.mu_shrink.eta*",
+            "s4.b5.6.collapse_original.*",
+        ],
+    },
+];
+
 /// Parameters injected by the binary (`minorfirst run` fills them from git and the machine).
 #[derive(Debug, Deserialize)]
 struct ReportParams {
@@ -89,6 +247,8 @@ struct ReportParams {
     pipeline_text: String,
     cores: i64,
     os: String,
+    previous_label: String,
+    previous_claims: String,
 }
 
 pub struct ReportHtml;
@@ -98,7 +258,7 @@ impl StageKind for ReportHtml {
         "report.html"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["report_stage.rs"], ["report"])
+        crate::fingerprint!(["report_stage.rs", "rundiff.rs"], ["report"])
     }
     fn schema(&self) -> ParamSchema {
         let text = |name, default: &str, doc| ParamSpec {
@@ -144,6 +304,17 @@ impl StageKind for ReportHtml {
                     doc: "cores of the machine (set by `run`)",
                 },
                 text("os", "", "operating system (set by `run`)"),
+                text(
+                    "previous_label",
+                    "",
+                    "what `previous_claims` comes from, e.g. the previous run's commit (set by `run`)",
+                ),
+                text(
+                    "previous_claims",
+                    "",
+                    "the previous run's claims as JSON (its ledgers' rows, one array); when set, the \
+                     page gets a section of what changed since (set by `run`)",
+                ),
             ],
         }
     }
@@ -321,6 +492,7 @@ fn build_model(
         });
     }
     let present: Vec<&str> = sections.iter().map(|section| section.id.as_str()).collect();
+    let changes = previous_changes(params, &claims)?;
     let claims = claims
         .into_iter()
         .map(|claim| {
@@ -366,6 +538,7 @@ fn build_model(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let results = paper_results(&claims, &present, &figure_ids);
     let crate_versions = std::iter::once(report::CrateVersion {
         name: "minorfirst".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -386,6 +559,7 @@ fn build_model(
             authors: "Chaewon Moon, Dongkuk Si, Chulhee Yun".into(),
             venue: "ICLR 2026 (arXiv 2603.08290)".into(),
         },
+        results,
         claims,
         sections,
         provenance: report::Provenance {
@@ -397,9 +571,194 @@ fn build_model(
             crate_versions,
             machine: report::Machine { cores: usize::try_from(params.cores).unwrap_or(0), os: params.os.clone() },
         },
+        changes,
         run_info: None,
     })
 }
 
+/// The first screen's rows: [`RESULTS`] with the section linked when it is on the page and, as
+/// thumbnail, the figure most of the result's claims point at (the first such on ties).
+fn paper_results(
+    claims: &[report::Claim],
+    present_sections: &[&str],
+    figure_ids: &[&str],
+) -> Vec<report::PaperResult> {
+    RESULTS
+        .iter()
+        .map(|result| {
+            let mut votes: Vec<(&str, usize)> = Vec::new();
+            for claim in claims.iter().filter(|claim| {
+                result
+                    .claims
+                    .iter()
+                    .any(|pattern| report::selects(pattern, &claim.id))
+            }) {
+                let Some(figure) = claim.figure.as_deref() else {
+                    continue;
+                };
+                if !figure_ids.contains(&figure) {
+                    continue;
+                }
+                match votes.iter_mut().find(|(known, _)| *known == figure) {
+                    Some((_, count)) => *count += 1,
+                    None => votes.push((figure, 1)),
+                }
+            }
+            // The first figure with the most votes (max_by_key would keep the last).
+            let figure = votes
+                .iter()
+                .fold(None::<(&str, usize)>, |best, &(figure, count)| match best {
+                    Some((_, most)) if most >= count => best,
+                    _ => Some((figure, count)),
+                })
+                .map(|(figure, _)| figure.to_owned());
+            report::PaperResult {
+                id: result.id.into(),
+                title: result.title.into(),
+                measured: result.measured.into(),
+                section: present_sections
+                    .contains(&result.section)
+                    .then_some(result.section.to_owned()),
+                figure,
+                claims: result.claims.iter().map(|p| (*p).to_owned()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The "changes since the previous run" section, when `run` passed the previous run's claims: the
+/// same comparison `minorfirst diff` makes of the claims, of a parameter against this task's own
+/// inputs, so the page stays a function of its parameters and inputs.
+fn previous_changes(
+    params: &ReportParams,
+    claims: &[Claim],
+) -> Result<Option<report::RunChanges>, AnalysisError> {
+    if params.previous_claims.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut previous: Vec<Claim> =
+        serde_json::from_str(&params.previous_claims).map_err(|error| {
+            AnalysisError::invalid(format!(
+                "parameter previous_claims is not a JSON array of ledger rows: {error}"
+            ))
+        })?;
+    previous.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut current = claims.to_vec();
+    current.sort_by(|a, b| a.id.cmp(&b.id));
+    let diff = crate::rundiff::diff_claims(&previous, &current);
+    let change = |id: &str, old: &str, new: &str, old_measured: &str, new_measured: &str| {
+        report::ClaimChange {
+            id: id.into(),
+            old_verdict: old.into(),
+            new_verdict: new.into(),
+            old_measured: old_measured.into(),
+            new_measured: new_measured.into(),
+        }
+    };
+    Ok(Some(report::RunChanges {
+        against: if params.previous_label.is_empty() {
+            "the previous run".into()
+        } else {
+            params.previous_label.clone()
+        },
+        verdict_changed: diff
+            .verdict_changed
+            .iter()
+            .map(|c| change(&c.id, &c.old, &c.new, &c.old_measured, &c.new_measured))
+            .collect(),
+        moved: diff
+            .moved
+            .iter()
+            .map(|m| {
+                change(
+                    &m.id,
+                    &m.verdict,
+                    &m.verdict,
+                    &m.old_measured,
+                    &m.new_measured,
+                )
+            })
+            .collect(),
+        added: diff.added.iter().map(|c| c.id.clone()).collect(),
+        removed: diff.removed.iter().map(|c| c.id.clone()).collect(),
+        changed_within_tolerance: diff.measured_changed,
+        unchanged: diff.unchanged,
+    }))
+}
+
 /// A stage's kind and, per parameter, the distinct values its tasks used (JSON text).
 type StageSummary = (String, BTreeMap<String, Vec<String>>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_result_names_a_section_of_the_page_and_claim_patterns() {
+        let mut ids: Vec<&str> = RESULTS.iter().map(|result| result.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), RESULTS.len(), "result ids are unique");
+        for result in RESULTS {
+            assert!(
+                crate::SECTIONS.iter().any(|(id, _)| *id == result.section),
+                "{}: unknown section {}",
+                result.id,
+                result.section
+            );
+            assert!(!result.claims.is_empty(), "{} selects no claims", result.id);
+            for pattern in result.claims {
+                // Only a trailing `*` is a wildcard; one elsewhere would silently match nothing.
+                let body = pattern.strip_suffix('*').unwrap_or(pattern);
+                assert!(
+                    !body.is_empty() && !body.contains('*'),
+                    "{}: malformed pattern {pattern:?}",
+                    result.id
+                );
+            }
+            // Two lines of the first screen's "what was measured" column at 1280 px.
+            assert!(
+                result.measured.chars().count() <= 170,
+                "{}: {} characters of 'measured' would not fit two lines",
+                result.id,
+                result.measured.chars().count()
+            );
+        }
+    }
+
+    fn claim(id: &str, figure: Option<&str>) -> report::Claim {
+        report::Claim {
+            id: id.into(),
+            section: "linf".into(),
+            statement: String::new(),
+            measurement: String::new(),
+            tolerance: String::new(),
+            measured: String::new(),
+            verdict: report::Verdict::Pass,
+            figure: figure.map(Into::into),
+            check: false,
+            expected: false,
+        }
+    }
+
+    #[test]
+    fn a_result_shows_the_figure_most_of_its_claims_point_at() {
+        let claims = vec![
+            claim("s3.linf.regimes.stationary", Some("fig-a")),
+            claim("s3.linf.regimes.even_dies", Some("fig-b")),
+            claim("s3.linf.regimes.odd_rises", Some("fig-b")),
+            claim("s3.linf.freeze.loser_closed_form", Some("fig-gone")),
+            claim("s3.depth1.not_l1mm", Some("fig-a")),
+        ];
+        let results = paper_results(&claims, &["linf"], &["fig-a", "fig-b"]);
+        let regimes = results.iter().find(|r| r.id == "linf-regimes").unwrap();
+        assert_eq!(regimes.figure.as_deref(), Some("fig-b"));
+        assert_eq!(regimes.section.as_deref(), Some("linf"));
+        // A section that is not on the page is not linked.
+        let depth1 = results.iter().find(|r| r.id == "depth1").unwrap();
+        assert_eq!(depth1.figure.as_deref(), Some("fig-a"));
+        assert_eq!(depth1.section, None);
+        let mnist = results.iter().find(|r| r.id == "mnist-cnn").unwrap();
+        assert_eq!(mnist.figure, None);
+    }
+}

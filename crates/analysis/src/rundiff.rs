@@ -283,7 +283,9 @@ fn number(measured: &str) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
-fn diff_claims(old: &[Claim], new: &[Claim]) -> ClaimsDiff {
+/// Compare two runs' claims (each sorted by id): verdict changes, values moved beyond their band,
+/// claims added and removed. Also what the report's "changes since the previous run" shows.
+pub fn diff_claims(old: &[Claim], new: &[Claim]) -> ClaimsDiff {
     let before: HashMap<&str, &Claim> =
         old.iter().map(|claim| (claim.id.as_str(), claim)).collect();
     let after: HashSet<&str> = new.iter().map(|claim| claim.id.as_str()).collect();

@@ -3,7 +3,9 @@
 //!
 //! The crate computes no science. Every figure type is a plain struct; a `render_*` function
 //! writes `stem.svg` and `stem.png` atomically (temp file + rename) and returns a [`Rendered`].
-//! Output is deterministic: the same input gives byte-identical SVG. Text uses the embedded
+//! Output is deterministic: the same input gives byte-identical SVG. The SVG is compacted for
+//! inlining ([`compact_svg`]): polylines decimated to within half a pixel, same-colour cells of a
+//! row merged, repeated styles shared through classes scoped to the figure. Text uses the embedded
 //! DejaVu Sans (registered with plotters' `ab_glyph` font table), so no system fonts are needed.
 //!
 //! Conventions shared by all figure types:
@@ -46,6 +48,7 @@
 //! ```
 
 mod axis;
+mod compact;
 mod error;
 mod frame;
 mod heatmap;
@@ -58,6 +61,7 @@ mod tests;
 mod trajectory;
 
 pub use axis::Scale;
+pub use compact::{MAX_DEVIATION_PX, compact_svg, decimate};
 pub use error::FigureError;
 pub use frame::{LegendPosition, MarkerKind};
 pub use heatmap::{Class, Heatmap, HeatmapCells, MarkerSet, render_heatmap};

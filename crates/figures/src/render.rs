@@ -83,6 +83,7 @@ pub(crate) fn render<F: Draw>(figure: &F, stem: &Path) -> Result<Rendered, Figur
         figure.draw(&area)?;
         area.present().map_err(draw_err)?;
     }
+    let svg_text = crate::compact::compact_svg(&svg_text);
     let svg_temp = temp_path(&svg, "svg");
     std::fs::write(&svg_temp, svg_text.as_bytes()).map_err(io_error(&svg_temp))?;
     finish(&svg_temp, &svg)?;

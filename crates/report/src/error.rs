@@ -23,6 +23,12 @@ pub enum ReportError {
         what: &'static str,
         target: String,
     },
+    #[error("link result {result:?} to {what} {target:?}: no such id on the page")]
+    DanglingResultReference {
+        result: String,
+        what: &'static str,
+        target: String,
+    },
     #[error(
         "accept path {path:?} in {context}: links must be relative paths inside the reports directory"
     )]

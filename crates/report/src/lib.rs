@@ -3,8 +3,10 @@
 //!
 //! The crate computes no science and knows no domain crate: a pipeline stage gathers claims,
 //! figures (as SVG text), key numbers and provenance into the model, possibly via JSON, and calls
-//! [`write()`]. The page opens with the claims ledger, has one section per part of the paper and
-//! ends with provenance. It is offline (inline CSS and SVG, only relative links), autoescaped
+//! [`write()`]. The page opens with one row per result of the paper and its verdict, derived from
+//! the evidence claims each result selects ([`summarize_results`]), then the claims ledger grouped
+//! by section ([`ledger_groups`]), one section per part of the paper, what changed since a previous
+//! run when the caller compared one, and provenance. It is offline (inline CSS and SVG, only relative links), autoescaped
 //! (model text never becomes markup; SVGs pass [`sanitize_svg`] before they are inlined), and
 //! deterministic: the same model renders the same bytes, except for the optional run-info block
 //! between [`RUN_INFO_BEGIN`] and [`RUN_INFO_END`], which [`strip_run_info`] removes.
@@ -23,12 +25,17 @@ mod model;
 mod render;
 pub mod sample;
 mod sanitize;
+mod summary;
 
 pub use error::ReportError;
 pub use model::{
-    Claim, ClaimsSummary, CrateVersion, Figure, KeyTable, Machine, PaperRef, Provenance,
-    ReportModel, RunInfo, Section, StageParams, StageTaskKeys, StageWallTime, TableDownload,
-    Verdict,
+    Claim, ClaimChange, ClaimsSummary, CrateVersion, Figure, KeyTable, Machine, PaperRef,
+    PaperResult, Provenance, ReportModel, RunChanges, RunInfo, Section, StageParams, StageTaskKeys,
+    StageWallTime, TableDownload, Verdict,
 };
 pub use render::{RUN_INFO_BEGIN, RUN_INFO_END, render, strip_run_info, write};
 pub use sanitize::sanitize_svg;
+pub use summary::{
+    LedgerGroup, ResultRow, ResultVerdict, ResultsSummary, ledger_groups, row_rank, selects,
+    summarize_results,
+};

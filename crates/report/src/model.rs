@@ -12,11 +12,19 @@ pub struct ReportModel {
     pub title: String,
     /// The paper being reproduced.
     pub paper: PaperRef,
-    /// The claims ledger, shown first, in this order.
+    /// The results of the paper the first screen lists, each with the claims that are its
+    /// evidence; empty for a page without that summary.
+    #[serde(default)]
+    pub results: Vec<PaperResult>,
+    /// The claims ledger, grouped by section on the page; within a group non-passing rows come
+    /// first, otherwise this order is kept.
     pub claims: Vec<Claim>,
     /// Sections in page order.
     pub sections: Vec<Section>,
     pub provenance: Provenance,
+    /// What changed since a previous run, when the caller compared one; a section of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<RunChanges>,
     /// Non-deterministic facts (timings, timestamps), rendered inside the run-info markers so that
     /// [`crate::strip_run_info`] can drop them before comparing two pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +83,62 @@ pub struct Claim {
     /// A non-passing verdict documented as a finding of the reproduction: shown "(expected)".
     #[serde(default)]
     pub expected: bool,
+}
+
+/// One result of the paper as the first screen lists it. Its verdict is derived from the evidence
+/// claims its patterns select (see [`crate::summarize_results`]); checks never decide it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperResult {
+    /// Anchor id; the row's anchor is `result-<id>`.
+    pub id: String,
+    /// Short name, e.g. "Depth 1 → ℓ2 max-margin".
+    pub title: String,
+    /// One sentence on what was measured.
+    pub measured: String,
+    /// Section that shows the result, when it is on the page.
+    #[serde(default)]
+    pub section: Option<String>,
+    /// Figure shown as the row's thumbnail, when it is on the page.
+    #[serde(default)]
+    pub figure: Option<String>,
+    /// Claim ids that are the result's evidence: an exact id, or a prefix ending in `*`
+    /// (`s3.linf.regimes.*`). A pattern that selects no claim is shown on the row.
+    pub claims: Vec<String>,
+}
+
+/// A claim whose verdict or measured value differs from the previous run's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimChange {
+    pub id: String,
+    pub old_verdict: String,
+    pub new_verdict: String,
+    pub old_measured: String,
+    pub new_measured: String,
+}
+
+/// The comparison of this page's claims with a previous run's, as text the caller formatted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunChanges {
+    /// What the page is compared with, e.g. "commit 1a2b3c4 (profile quick)".
+    pub against: String,
+    /// Claims whose verdict changed.
+    #[serde(default)]
+    pub verdict_changed: Vec<ClaimChange>,
+    /// Claims with the same verdict whose value moved by more than their tolerance band.
+    #[serde(default)]
+    pub moved: Vec<ClaimChange>,
+    /// Claim ids new in this run.
+    #[serde(default)]
+    pub added: Vec<String>,
+    /// Claim ids of the previous run that this one lacks.
+    #[serde(default)]
+    pub removed: Vec<String>,
+    /// Claims with the same verdict whose value changed within its band (or has no numeric band).
+    #[serde(default)]
+    pub changed_within_tolerance: Vec<String>,
+    /// Claims whose verdict and measured value did not change.
+    #[serde(default)]
+    pub unchanged: usize,
 }
 
 /// One section of the page, mirroring a part of the paper.

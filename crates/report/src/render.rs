@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::ReportError;
 use crate::model::{ClaimsSummary, ReportModel, RunInfo};
 use crate::sanitize::sanitize_svg;
+use crate::summary::{LedgerGroup, ResultsSummary, ledger_groups, summarize_results};
 
 /// Marker opening the block of non-deterministic facts.
 pub const RUN_INFO_BEGIN: &str = "<!-- run-info:begin -->";
@@ -19,7 +20,9 @@ pub const RUN_INFO_END: &str = "<!-- run-info:end -->";
 /// in `.html`, which is what switches tera's autoescaping on.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("results.html", include_str!("../templates/results.html")),
     ("ledger.html", include_str!("../templates/ledger.html")),
+    ("changes.html", include_str!("../templates/changes.html")),
     ("section.html", include_str!("../templates/section.html")),
     (
         "provenance.html",
@@ -28,7 +31,15 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// Ids the templates themselves give to elements.
-const PAGE_IDS: &[&str] = &["top", "contents", "claims", "provenance", "run-info"];
+const PAGE_IDS: &[&str] = &[
+    "top",
+    "contents",
+    "results",
+    "claims",
+    "changes",
+    "provenance",
+    "run-info",
+];
 
 /// The template context: the model with sanitised SVGs, plus values the templates cannot compute
 /// without locale-dependent number formatting.
@@ -41,7 +52,22 @@ struct View<'a> {
     has_failures: bool,
     /// Ids of figures wide enough (panel rows) to get a full row instead of sharing one.
     wide_figures: Vec<String>,
+    /// The first screen: one row per result of the paper.
+    results: ResultsSummary,
+    /// Thumbnail geometry of the figures the first screen shows, by figure id.
+    thumbnails: BTreeMap<String, Thumbnail>,
+    /// The ledger grouped by section.
+    groups: Vec<LedgerGroup>,
     run_info: Option<RunInfoView<'a>>,
+}
+
+/// A first-screen thumbnail: a `<use>` of the figure's inline SVG (id `svg-<figure>`), drawn
+/// again at thumbnail size from the same bytes, so the page carries no second copy.
+#[derive(Serialize)]
+struct Thumbnail {
+    /// Formatted here: tera would print `640.0`.
+    width: String,
+    height: String,
 }
 
 #[derive(Serialize)]
@@ -68,16 +94,41 @@ pub fn render(model: &ReportModel) -> Result<String, ReportError> {
     validate(model)?;
     let mut safe_model = model.clone();
     safe_model.run_info = None;
+    let thumbnailed: Vec<&str> = model
+        .results
+        .iter()
+        .filter_map(|result| result.figure.as_deref())
+        .collect();
     let mut wide_figures = Vec::new();
+    let mut thumbnails = BTreeMap::new();
     for section in &mut safe_model.sections {
         for figure in &mut section.figures {
             figure.svg = sanitize_svg(&figure.id, &figure.svg)?;
-            if aspect_ratio(&figure.svg).is_some_and(|ratio| ratio >= WIDE_ASPECT) {
+            let size = svg_size(&figure.svg);
+            if size.is_some_and(|(width, height)| width / height >= WIDE_ASPECT) {
                 wide_figures.push(figure.id.clone());
+            }
+            if thumbnailed.contains(&figure.id.as_str()) {
+                // Validated ids are plain ASCII, safe inside the attribute.
+                figure.svg =
+                    figure
+                        .svg
+                        .replacen("<svg", &format!("<svg id=\"svg-{}\"", figure.id), 1);
+                let (width, height) = size.unwrap_or((4.0, 3.0));
+                thumbnails.insert(
+                    figure.id.clone(),
+                    Thumbnail {
+                        width: width.to_string(),
+                        height: height.to_string(),
+                    },
+                );
             }
         }
     }
     let view = View {
+        results: summarize_results(model),
+        groups: ledger_groups(model),
+        thumbnails,
         model: safe_model,
         summary: model.claims_summary(),
         summary_line: model.claims_summary().to_string(),
@@ -191,8 +242,8 @@ fn escape_html_into(text: &str, out: &mut String) {
 /// side would shrink their panels below legibility on a laptop screen.
 const WIDE_ASPECT: f64 = 1.8;
 
-/// Width over height of a sanitised SVG, from the `width` and `height` attributes of its root.
-fn aspect_ratio(svg: &str) -> Option<f64> {
+/// Width and height of a sanitised SVG, from the `width` and `height` attributes of its root.
+fn svg_size(svg: &str) -> Option<(f64, f64)> {
     let root = &svg[..svg.find('>')?];
     let attribute = |name: &str| -> Option<f64> {
         let needle = format!(" {name}=\"");
@@ -201,7 +252,7 @@ fn aspect_ratio(svg: &str) -> Option<f64> {
         value.trim_end_matches("px").parse().ok()
     };
     let (width, height) = (attribute("width")?, attribute("height")?);
-    (height > 0.0).then(|| width / height)
+    (width > 0.0 && height > 0.0).then_some((width, height))
 }
 
 fn run_info_view(info: &RunInfo) -> RunInfoView<'_> {
@@ -275,6 +326,68 @@ fn validate(model: &ReportModel) -> Result<(), ReportError> {
         .iter()
         .flat_map(|s| s.figures.iter().map(|f| f.id.as_str()))
         .collect();
+    for result in &model.results {
+        claim_id(&format!("result-{}", result.id), "a result")?;
+        if let Some(section) = &result.section
+            && !sections.contains(&section.as_str())
+        {
+            return Err(ReportError::DanglingResultReference {
+                result: result.id.clone(),
+                what: "section",
+                target: section.clone(),
+            });
+        }
+        if let Some(figure) = &result.figure
+            && !figures.contains(&figure.as_str())
+        {
+            return Err(ReportError::DanglingResultReference {
+                result: result.id.clone(),
+                what: "figure",
+                target: figure.clone(),
+            });
+        }
+        if let Some(pattern) = result.claims.iter().find(|pattern| pattern.is_empty()) {
+            return Err(ReportError::InvalidId {
+                what: "a result's claim pattern",
+                id: pattern.clone(),
+            });
+        }
+    }
+    // Two results may share a thumbnail; the figure's root carries the id once.
+    let mut thumbnailed: Vec<&str> = model
+        .results
+        .iter()
+        .filter_map(|result| result.figure.as_deref())
+        .collect();
+    thumbnailed.sort_unstable();
+    thumbnailed.dedup();
+    for figure in thumbnailed {
+        claim_id(&format!("svg-{figure}"), "a figure's drawing")?;
+    }
+    if let Some(changes) = &model.changes {
+        // Everything but the removed claims links to its ledger row.
+        let linked = changes
+            .verdict_changed
+            .iter()
+            .chain(&changes.moved)
+            .map(|change| &change.id)
+            .chain(&changes.added)
+            .chain(&changes.changed_within_tolerance);
+        for id in linked {
+            if !model.claims.iter().any(|claim| &claim.id == id) {
+                return Err(ReportError::DanglingReference {
+                    claim: id.clone(),
+                    what: "ledger row of a changed claim",
+                    target: format!("claim-{id}"),
+                });
+            }
+        }
+    }
+    for section in &model.sections {
+        if model.claims.iter().any(|claim| claim.section == section.id) {
+            claim_id(&format!("claims-{}", section.id), "a ledger group")?;
+        }
+    }
     for claim in &model.claims {
         if claim.id.is_empty() {
             return Err(ReportError::InvalidId {
@@ -350,6 +463,8 @@ mod tests {
         assert!(text_of(&html).contains(
             "claims: evidence: 2 reproduced, 0 inconclusive, 1 contradicted · checks: 1 passed, 0 failed"
         ));
+        // The ledger alone (the first screen above it has verdicts of its own).
+        let html = &html[claims..first_section];
         assert_eq!(html.matches("<tr id=\"claim-").count(), 4);
         assert_eq!(
             html.matches("class=\"verdict pass\">✓ reproduced").count(),
@@ -365,13 +480,196 @@ mod tests {
     }
 
     #[test]
+    fn first_screen_lists_every_result_with_its_verdict_above_the_ledger() {
+        let html = render(&sample_model()).unwrap();
+        let results = html
+            .find("<section class=\"results\" id=\"results\">")
+            .unwrap();
+        let ledger = html
+            .find("<section class=\"ledger\" id=\"claims\">")
+            .unwrap();
+        assert!(results < ledger);
+        let first_screen = &html[results..ledger];
+        assert_eq!(first_screen.matches("<tr id=\"result-").count(), 4);
+        let row = |id: &str| {
+            let start = first_screen
+                .find(&format!("<tr id=\"result-{id}\""))
+                .unwrap_or_else(|| panic!("no row for {id}"));
+            let rest = &first_screen[start..];
+            &rest[..rest.find("</tr>").unwrap()]
+        };
+        assert!(row("depth1").contains("class=\"reproduced\""));
+        assert!(row("depth1").contains("✓ reproduced"));
+        assert!(row("depth1").contains("1/1 claims"));
+        // One contradicted row of two decides; the verdict links to it.
+        assert!(row("linf").contains("✗ contradicted"));
+        assert!(row("linf").contains("href=\"#claim-cor3.5.winner.L3\""));
+        assert!(row("linf").contains("1/2 claims"));
+        // A check alone is no evidence; a pattern that matches nothing is shown, not dropped.
+        assert!(row("flows").contains("– no evidence"));
+        assert!(row("mnist").contains("– no evidence"));
+        assert!(row("mnist").contains("title=\"No evidence claim matches mnist.*\""));
+        assert!(
+            !row("mnist").contains("<a href"),
+            "no section on the page to link"
+        );
+        // Thumbnails reuse the inline figure instead of a second copy.
+        assert!(row("depth1").contains(
+            "<svg class=\"thumb\" viewBox=\"0 0 640 400\" role=\"img\" aria-hidden=\"true\">\
+             <use href=\"#svg-fig-depth1-cos\" width=\"640\" height=\"400\"/></svg>"
+        ));
+        assert_eq!(html.matches("<svg id=\"svg-fig-depth1-cos\"").count(), 1);
+        assert!(!row("flows").contains("<svg"));
+        // A pattern that matches nothing beside ones that do is counted on the row, named in its
+        // title.
+        let mut model = sample_model();
+        model.results[0].claims.push("thm9.*".into());
+        let html = render(&model).unwrap();
+        assert!(html.contains(
+            "<span class=\"unmatched\" title=\"No claim matches thm9.*\">· 1 pattern unmatched</span>"
+        ));
+        // Every claim belongs to a result here, so there is no catch-all row.
+        assert!(!first_screen.contains("result-unmapped"));
+    }
+
+    #[test]
+    fn evidence_no_result_selects_gets_a_row_of_its_own() {
+        let mut model = sample_model();
+        model.results.retain(|result| result.id != "linf");
+        let html = render(&model).unwrap();
+        let start = html.find("<tr id=\"result-unmapped\"").unwrap();
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        assert!(row.contains("✗ contradicted"), "{row}");
+        assert!(row.contains("<a href=\"#claim-thm3.2.regimes.L2\">thm3.2.regimes.L2</a>"));
+        assert!(row.contains("<a href=\"#claim-cor3.5.winner.L3\">cor3.5.winner.L3</a>"));
+        // A page without results has no first screen at all.
+        let mut bare = sample_model();
+        bare.results.clear();
+        let html = render(&bare).unwrap();
+        assert!(!html.contains("id=\"results\""));
+        assert!(!html.contains("href=\"#results\""));
+    }
+
+    #[test]
+    fn results_must_point_at_sections_and_figures_on_the_page() {
+        let mut model = sample_model();
+        model.results[0].figure = Some("fig-missing".into());
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DanglingResultReference { what: "figure", .. })
+        ));
+        let mut model = sample_model();
+        model.results[0].section = Some("nowhere".into());
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DanglingResultReference {
+                what: "section",
+                ..
+            })
+        ));
+        let mut model = sample_model();
+        model.results[1].id = "depth1".into();
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DuplicateId { .. })
+        ));
+        let mut model = sample_model();
+        model.results[0].claims.push(String::new());
+        assert!(matches!(render(&model), Err(ReportError::InvalidId { .. })));
+        // Two results may share one thumbnail.
+        let mut model = sample_model();
+        model.results[2].figure = Some("fig-depth1-cos".into());
+        let html = render(&model).unwrap();
+        assert_eq!(html.matches("<use href=\"#svg-fig-depth1-cos\"").count(), 2);
+    }
+
+    #[test]
+    fn ledger_groups_fold_by_section_with_counts_and_failures_first() {
+        let html = render(&sample_model()).unwrap();
+        assert_eq!(html.matches("<details class=\"group").count(), 3);
+        assert!(html.contains(
+            "<details class=\"group has-failures\" id=\"claims-linf\">\n<summary><span class=\"group-title\">\
+             ℓ∞-SAM at depth ≥ 2: gating</span> <span class=\"group-counts\">2 claims: 1 reproduced, 1 \
+             contradicted</span></summary>"
+        ));
+        assert!(html.contains("<span class=\"group-counts\">1 claim · 1 check passed</span>"));
+        // Folded: no group is open, and no script is needed to open one.
+        assert!(!html.contains("<details class=\"group\" open"));
+        assert!(!html.contains("<script"));
+        // Within the ℓ∞ group the contradicted row comes before the reproduced one, although the
+        // model lists it second.
+        let failed = html.find("<tr id=\"claim-cor3.5.winner.L3\"").unwrap();
+        let passed = html.find("<tr id=\"claim-thm3.2.regimes.L2\"").unwrap();
+        assert!(failed < passed);
+        // Ledger groups print open.
+        let (_, print) = style_rules(&html);
+        assert_eq!(property(&print, "details.group", "display"), Some("block"));
+        assert_eq!(
+            property(
+                &print,
+                "details.group::details-content",
+                "content-visibility"
+            ),
+            Some("visible")
+        );
+    }
+
+    #[test]
+    fn changes_since_a_previous_run_get_a_section_linking_the_rows() {
+        let mut model = sample_model();
+        let html = render(&model).unwrap();
+        assert!(!html.contains("id=\"changes\""));
+        model.changes = Some(crate::model::RunChanges {
+            against: "commit 1a2b3c4 (profile quick)".into(),
+            verdict_changed: vec![crate::model::ClaimChange {
+                id: "cor3.5.winner.L3".into(),
+                old_verdict: "reproduced".into(),
+                new_verdict: "contradicted".into(),
+                old_measured: "0.991".into(),
+                new_measured: "0.953".into(),
+            }],
+            moved: Vec::new(),
+            added: vec!["ext.flow.order1".into()],
+            removed: vec!["thm9.gone".into()],
+            changed_within_tolerance: Vec::new(),
+            unchanged: 2,
+        });
+        let html = render(&model).unwrap();
+        let start = html
+            .find("<section class=\"changes\" id=\"changes\">")
+            .unwrap();
+        let section = &html[start..start + html[start..].find("</section>").unwrap()];
+        assert!(section.contains(
+            "Compared with commit 1a2b3c4 (profile quick): 1 verdict changed, 0 values moved beyond \
+             their tolerance, 1 claim added, 1 removed, 0 changed within tolerance, 2 unchanged."
+        ));
+        assert!(section.contains("<a href=\"#claim-cor3.5.winner.L3\">cor3.5.winner.L3</a>"));
+        assert!(section.contains("reproduced → contradicted"));
+        assert!(section.contains("Removed: <code>thm9.gone</code>."));
+        assert!(html.contains("<li><a href=\"#changes\">"));
+        // A changed claim that is not in the ledger is a broken model.
+        model
+            .changes
+            .as_mut()
+            .unwrap()
+            .added
+            .push("thm9.gone".into());
+        assert!(matches!(
+            render(&model),
+            Err(ReportError::DanglingReference { .. })
+        ));
+    }
+
+    #[test]
     fn every_fragment_link_resolves_to_an_element_id() {
         let html = render(&sample_model()).unwrap();
         let ids = attribute_values(&html, "id");
         let hrefs = attribute_values(&html, "href");
         let fragments: Vec<&str> = hrefs.iter().filter_map(|h| h.strip_prefix('#')).collect();
-        // Nav (3 sections + ledger + provenance), 4 ledger rows, 4 back links.
-        assert_eq!(fragments.len(), 13, "{fragments:?}");
+        // First screen: two rows with a section, verdict, figure and thumbnail link each, one
+        // with only its section; nav (first screen, ledger, 3 sections, provenance); 4 ledger rows;
+        // 4 back links.
+        assert_eq!(fragments.len(), 9 + 6 + 4 + 4, "{fragments:?}");
         for fragment in fragments {
             assert!(ids.contains(&fragment), "dangling link #{fragment}");
         }
@@ -402,7 +700,9 @@ mod tests {
     #[test]
     fn figures_are_inlined_with_a_png_link_and_stages_sit_in_details() {
         let html = render(&sample_model()).unwrap();
-        assert_eq!(html.matches("<svg width=").count(), 2);
+        assert_eq!(html.matches("<figure id=").count(), 2);
+        // Both are thumbnails on the first screen, so their roots carry the id the thumbnails use.
+        assert_eq!(html.matches("<svg id=\"svg-fig-").count(), 2);
         assert_eq!(html.matches(">PNG</a>").count(), 2);
         assert!(html.contains("<a class=\"png\" href=\"figures/fig-depth1-cos.png\">PNG</a>"));
         assert_eq!(html.matches("<details class=\"stages\">").count(), 3);
@@ -413,14 +713,14 @@ mod tests {
     #[test]
     fn wide_figures_get_a_row_of_their_own() {
         assert_eq!(
-            aspect_ratio("<svg width=\"1200\" height=\"400\">"),
-            Some(3.0)
+            svg_size("<svg width=\"1200\" height=\"400\">"),
+            Some((1200.0, 400.0))
         );
         assert_eq!(
-            aspect_ratio("<svg height=\"400px\" width=\"600px\">"),
-            Some(1.5)
+            svg_size("<svg class=\"f1\" height=\"400px\" width=\"600px\">"),
+            Some((600.0, 400.0))
         );
-        assert_eq!(aspect_ratio("<svg viewBox=\"0 0 1 1\">"), None);
+        assert_eq!(svg_size("<svg viewBox=\"0 0 1 1\">"), None);
         let mut model = sample_model();
         model.sections[0].figures[0].svg =
             "<svg width=\"1200\" height=\"400\" xmlns=\"http://www.w3.org/2000/svg\"></svg>".into();
@@ -745,7 +1045,11 @@ mod tests {
                 text_of(&rest[..rest.find("</td>").unwrap()])
             })
             .collect();
-        let ids: Vec<&str> = model.claims.iter().map(|c| c.id.as_str()).collect();
+        let groups = ledger_groups(&model);
+        let ids: Vec<&str> = groups
+            .iter()
+            .flat_map(|group| group.claims.iter().map(|c| c.id.as_str()))
+            .collect();
         assert_eq!(cells, ids);
         // Segments are kept whole by layout, not split anywhere by the old catch-all.
         let (screen, _) = style_rules(&html);

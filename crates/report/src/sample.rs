@@ -1,11 +1,12 @@
-//! A realistic demonstration model (three sections, four claims with one failure, two figures),
+//! A realistic demonstration model (four results of the paper, three sections, four claims with
+//! one failure, two figures),
 //! used by the tests, the `sample` example and the docs to exercise every part of the page.
 
 use std::fmt::Write as _;
 
 use crate::model::{
-    Claim, CrateVersion, Figure, KeyTable, Machine, PaperRef, Provenance, ReportModel, RunInfo,
-    Section, StageParams, StageTaskKeys, StageWallTime, TableDownload, Verdict,
+    Claim, CrateVersion, Figure, KeyTable, Machine, PaperRef, PaperResult, Provenance, ReportModel,
+    RunInfo, Section, StageParams, StageTaskKeys, StageWallTime, TableDownload, Verdict,
 };
 
 /// The sample model. The numbers in it are illustrative, not results.
@@ -62,6 +63,42 @@ pub fn sample_model() -> ReportModel {
                 None,
             )
             },
+        ],
+        results: vec![
+            result(
+                "depth1",
+                "Depth 1 → ℓ2 max-margin",
+                "1 − cos to the ℓ2 max-margin separator at the end of the run.",
+                Some("depth1"),
+                Some("fig-depth1-cos"),
+                &["thm3.1.*"],
+            ),
+            result(
+                "linf",
+                "ℓ∞-SAM: regimes and the limit e_j*",
+                "Signs of dβ_j/dτ per regime and the winner over a grid of initializations.",
+                Some("linf"),
+                Some("fig-linf-regimes"),
+                &["thm3.2.*", "cor3.5.*"],
+            ),
+            // Only a check selects it: no evidence, shown as such.
+            result(
+                "flows",
+                "Discrete SAM vs the SAM flow",
+                "Slope of the distance to the flow against the step size.",
+                Some("flows"),
+                None,
+                &["ext.flow.*"],
+            ),
+            // Nothing selects it: the row says which pattern matched nothing.
+            result(
+                "mnist",
+                "MNIST: saliency on weak pixels",
+                "Share of Grad-CAM mass on weak pixels.",
+                None,
+                None,
+                &["mnist.*"],
+            ),
         ],
         sections: vec![
             Section {
@@ -212,6 +249,7 @@ pub fn sample_model() -> ReportModel {
                 os: "linux x86_64".into(),
             },
         },
+        changes: None,
         run_info: Some(RunInfo {
             started_at: "2026-11-28T03:00:00Z".into(),
             total_wall_seconds: 41.25,
@@ -253,6 +291,24 @@ fn claim(
         figure: figure.map(Into::into),
         check: false,
         expected: false,
+    }
+}
+
+fn result(
+    id: &str,
+    title: &str,
+    measured: &str,
+    section: Option<&str>,
+    figure: Option<&str>,
+    claims: &[&str],
+) -> PaperResult {
+    PaperResult {
+        id: id.into(),
+        title: title.into(),
+        measured: measured.into(),
+        section: section.map(Into::into),
+        figure: figure.map(Into::into),
+        claims: claims.iter().map(|c| (*c).into()).collect(),
     }
 }
 
