@@ -6,5 +6,6 @@ pub mod engine;
 pub mod exit;
 pub mod habits;
 pub mod ledger;
+pub mod slurm;
 pub mod toy_claim;
 pub mod train;

@@ -3,5 +3,6 @@
 mod engine;
 mod habits;
 mod report;
+mod slurm;
 mod train;
 mod util;

@@ -74,7 +74,10 @@ pub mod toy;
 
 pub use config::Config;
 pub use error::{Error, Result};
-pub use exec::{GcReport, Outcome, RunOptions, RunReport, TaskRecord, clean, gc, run, status};
+pub use exec::{
+    Executed, GcReport, Outcome, RunOptions, RunReport, TaskRecord, TaskRunner, clean, gc, run,
+    status,
+};
 pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;
 pub use stage::{
