@@ -70,6 +70,8 @@ struct Inner {
 /// A task waiting to be submitted.
 #[derive(Debug)]
 struct Queued {
+    /// The task's index in the plan: an array's elements are in plan order.
+    id: usize,
     stage: String,
     manifest: TaskManifest,
 }
@@ -93,7 +95,7 @@ impl Watched {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Finished {
     Result(ResultRecord, Watched),
     /// The job ended without a usable result: the Slurm state (or `vanished`).
@@ -108,6 +110,10 @@ struct State {
     queue: Vec<Queued>,
     last_queued: Option<Instant>,
     watched: Vec<Watched>,
+    /// Keys queued, submitted or re-attached in this run. Tasks of two stages can share a key
+    /// (same kind, parameters and inputs): the second waits for the first one's job.
+    requested: HashSet<String>,
+    /// Results by key, kept for every task of that key.
     done: HashMap<String, Finished>,
     /// Elements of earlier runs' arrays still pending or running, by key.
     reattach: HashMap<String, Watched>,
@@ -574,9 +580,10 @@ impl Inner {
             let mut state = self.state.lock().expect("state");
             let gathered = state.last_queued.is_some_and(|at| at.elapsed() >= GATHER);
             if gathered && !state.queue.is_empty() {
-                let queue = std::mem::take(&mut state.queue);
+                let mut queue = std::mem::take(&mut state.queue);
                 state.last_queued = None;
                 drop(state);
+                queue.sort_by_key(|queued| queued.id);
                 let mut by_stage: BTreeMap<String, Vec<TaskManifest>> = BTreeMap::new();
                 for queued in queue {
                     by_stage
@@ -685,32 +692,41 @@ impl pipeline::TaskRunner for SlurmRunner {
             let driver = Arc::clone(inner);
             std::thread::spawn(move || driver.drive());
         }
-        if let Some(element) = state.reattach.remove(&task.key) {
-            if !inner.quiet {
-                eprintln!(
-                    "re-attached {} to Slurm job {} of an earlier run",
-                    plan.label(task),
-                    element.id()
-                );
+        // A second task of a key already requested waits for the first one's job.
+        let first = state.requested.insert(task.key.clone());
+        if first {
+            match state.reattach.remove(&task.key) {
+                Some(element) => {
+                    if !inner.quiet {
+                        eprintln!(
+                            "re-attached {} to Slurm job {} of an earlier run",
+                            plan.label(task),
+                            element.id()
+                        );
+                    }
+                    if !state.jobs.contains(&element.job) {
+                        state.jobs.push(element.job.clone());
+                    }
+                    if !state.names.contains(&element.name) {
+                        state.names.push(element.name.clone());
+                    }
+                    state.watched.push(element);
+                }
+                None => {
+                    let manifest = inner.manifest(plan, task);
+                    state.queue.push(Queued {
+                        id: task.id,
+                        stage: stage.clone(),
+                        manifest,
+                    });
+                    state.last_queued = Some(Instant::now());
+                }
             }
-            if !state.jobs.contains(&element.job) {
-                state.jobs.push(element.job.clone());
-            }
-            if !state.names.contains(&element.name) {
-                state.names.push(element.name.clone());
-            }
-            state.watched.push(element);
-        } else {
-            state.queue.push(Queued {
-                stage: stage.clone(),
-                manifest: inner.manifest(plan, task),
-            });
-            state.last_queued = Some(Instant::now());
         }
         inner.wake.notify_all();
         let finished = loop {
-            if let Some(finished) = state.done.remove(&task.key) {
-                break finished;
+            if let Some(finished) = state.done.get(&task.key) {
+                break finished.clone();
             }
             state = inner.wake.wait(state).expect("state");
         };
