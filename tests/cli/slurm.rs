@@ -8,6 +8,7 @@
 //! cluster (its node has as many CPUs as this machine), so their timings do not depend on each other.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -32,7 +33,10 @@ fn cluster(test: &str) -> Option<MutexGuard<'static, ()>> {
             "MINORFIRST_REQUIRE_SLURM=1 but no Slurm cluster answers `sinfo` \
              (start one with `bash .ci/slurm-single-node`)"
         );
-        eprintln!(
+        // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests,
+        // and this line must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: no Slurm cluster (`sinfo` does not answer); \
              set MINORFIRST_REQUIRE_SLURM=1 to make this a failure"
         );
