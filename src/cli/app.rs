@@ -23,6 +23,10 @@ pub enum Command {
     Engine(engine::EngineCommand),
     #[command(flatten)]
     Habits(super::habits::HabitsCommand),
+    /// Execute one task from a task manifest written by `run --executor slurm` (what each Slurm
+    /// job runs; not for interactive use).
+    #[command(hide = true)]
+    Worker(super::slurm::worker::WorkerArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -43,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Engine(command) => engine::run(command),
         Command::Habits(command) => super::habits::run(command),
+        Command::Worker(args) => super::slurm::worker::run(args),
     };
     exit::report(outcome)
 }

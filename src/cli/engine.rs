@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// stored, the rest are reported as `not run`.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Where tasks run: in this process, or as Slurm job arrays (settings: `[executor.slurm]` in
+    /// minorfirst.toml beside the pipeline file). Default: `[executor] default` there, else local.
+    #[arg(long, value_enum, value_name = "EXECUTOR")]
+    pub executor: Option<super::slurm::settings::ExecutorChoice>,
 }
 
 /// `--jobs`: a whole number from 1 to 65535. Negative values reach this parser (instead of being
@@ -216,15 +220,23 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         return print_status(&plan, &store, &args.targets, &force, false).map(|_| ());
     }
     let complete = args.targets.is_empty();
-    let options = pipeline::RunOptions {
+    let mut options = pipeline::RunOptions {
         targets: args.targets,
         force,
         jobs: args.jobs.map_or(0, usize::from),
         quiet: args.quiet,
         verify_all: args.verify,
         fail_fast: args.fail_fast && !args.keep_going,
+        runner: None,
     };
     let store = Store::new(&config.store);
+    super::slurm::executor::choose(
+        &args.plan.pipeline,
+        args.executor,
+        &plan,
+        &store,
+        &mut options,
+    )?;
     let report =
         pipeline::run(&registry, &plan, &store, &config.reports, &options).map_err(|error| {
             match &error {

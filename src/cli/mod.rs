@@ -7,5 +7,6 @@ pub mod exit;
 pub mod expectations;
 pub mod habits;
 pub mod ledger;
+pub mod slurm;
 pub mod toy_claim;
 pub mod train;

@@ -6,5 +6,6 @@ mod expectations;
 mod faults;
 mod habits;
 mod report;
+mod slurm;
 mod train;
 mod util;

@@ -37,6 +37,20 @@ pub struct RunOptions {
     /// [`Outcome::NotRun`]. Off (the default) is keep-going: every task that does not depend on a
     /// failure still runs.
     pub fail_fast: bool,
+    /// Runs tasks somewhere else (e.g. as Slurm jobs) instead of in this process; `None` = local.
+    pub runner: Option<std::sync::Arc<dyn TaskRunner>>,
+}
+
+/// A committed task as an executor reports it: its record, and the stamps of its object with
+/// whether the object is already durable (else it joins the end-of-run batch sync).
+pub type Executed = (TaskRecord, Option<(Vec<crate::store::Stamp>, bool)>);
+
+/// An executor that runs one task out of process and blocks until it is committed or failed.
+/// The scheduler (dependency order, skipping dependents of failures, stamps, publishing) stays
+/// the local one; only the in-process call of one task is replaced.
+pub trait TaskRunner: Send + Sync + std::fmt::Debug {
+    /// Run `task` (whose inputs are committed in `store`), or return `None` to run it in process.
+    fn run(&self, plan: &Plan, store: &Store, task: &Task) -> Option<Executed>;
 }
 
 /// What happened to one task.
@@ -502,6 +516,7 @@ struct Scheduler<'a> {
     registry: &'a Registry,
     plan: &'a Plan,
     store: &'a Store,
+    runner: Option<&'a dyn TaskRunner>,
     remaining: Vec<AtomicUsize>,
     blocked: Vec<std::sync::atomic::AtomicBool>,
     dependents: Vec<Vec<usize>>,
@@ -531,7 +546,11 @@ impl<'a> Scheduler<'a> {
                 return;
             }
             let task = &self.plan.tasks()[id];
-            let (record, stamps) = execute_one(self.registry, self.plan, self.store, task);
+            let remote = self
+                .runner
+                .and_then(|runner| runner.run(self.plan, self.store, task));
+            let (record, stamps) =
+                remote.unwrap_or_else(|| execute_one(self.registry, self.plan, self.store, task));
             if self.fail_fast && record.outcome == Outcome::Failed {
                 self.stop.store(true, Ordering::SeqCst);
             }
@@ -729,6 +748,7 @@ pub fn run(
             registry,
             plan,
             store,
+            runner: options.runner.as_deref(),
             blocked: (0..plan.tasks().len())
                 .map(|_| std::sync::atomic::AtomicBool::new(false))
                 .collect(),
