@@ -716,7 +716,19 @@ mod tests {
             let (ref_loss, ref_grad) =
                 cnn.loss_and_grad_at(&cnn.params, &images, &targets, Precision::F64);
             assert!((loss - ref_loss).abs() < 1e-10 * (1.0 + ref_loss.abs()));
-            assert_close(&grad, &ref_grad, 1e-10);
+            if outputs == 1 {
+                assert_close(&grad, &ref_grad, 1e-10);
+            } else {
+                // burn's f64 cross-entropy gradient is not fully f64: against ours (and the
+                // binary case agrees to 1e-15) every component differs by the same factor
+                // 1 ± 2.98e-8 = 2⁻²⁵, the f32 rounding of the 1/n of its `div_scalar` at n = 3.
+                // So this case is compared at 2e-7 of the largest component: the measured
+                // 3e-8 with margin, still four orders below a wrong term.
+                let scale = ref_grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+                for (j, (a, e)) in grad.iter().zip(&ref_grad).enumerate() {
+                    assert!((a - e).abs() <= 2e-7 * scale, "component {j}: {a} vs {e}");
+                }
+            }
             // f32 kernels against the f64 reference: each component is a sum of ≤ 196·n products
             // of O(1) factors through three layers; worst-case rounding K·ε₃₂ ≈ 1e-4 relative to
             // the largest component, so compare at 1e-3 of the tensor's scale.
