@@ -60,18 +60,22 @@ pub trait Real:
 }
 
 impl Real for f32 {
+    #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
 }
 
 impl Real for f64 {
+    #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self
     }
@@ -263,6 +267,8 @@ const INACTIVE: u8 = u8::MAX;
 
 /// Per-thread buffers for one image, reused across images and calls.
 struct Workspace<T> {
+    /// The image with a zero border: [(side + 2)²].
+    image: Vec<T>,
     /// im2col of the image: [side²][9], zero padding.
     col1: Vec<T>,
     /// conv₁ pre-activation [side²][c₁] (also reused for ∂Z₁).
@@ -289,6 +295,7 @@ impl<T: Real> Workspace<T> {
     fn new(d: &Dims) -> Self {
         let zero = T::default();
         Self {
+            image: vec![zero; (d.side + 2) * (d.side + 2)],
             col1: vec![zero; d.side * d.side * 9],
             z1: vec![zero; d.side * d.side * d.c1],
             arg1: vec![0; d.s1 * d.s1 * d.c1],
@@ -306,20 +313,23 @@ impl<T: Real> Workspace<T> {
     /// Forward pass of one image; leaves the logits in `self.logits`.
     fn forward(&mut self, d: &Dims, w: &Packed<T>, image: &[f32]) {
         let (side, c1, c2) = (d.side, d.c1, d.c2);
-        // im2col of the 1-channel image (zero padding 1).
-        for y in 0..side {
-            for x in 0..side {
-                let row = &mut self.col1[(y * side + x) * 9..][..9];
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        let (yy, xx) = ((y + dy) as isize - 1, (x + dx) as isize - 1);
-                        row[dy * 3 + dx] =
-                            if yy >= 0 && xx >= 0 && (yy as usize) < side && (xx as usize) < side {
-                                T::from_f64(f64::from(image[yy as usize * side + xx as usize]))
-                            } else {
-                                T::default()
-                            };
-                    }
+        // im2col of the 1-channel image (zero padding 1), from a zero-bordered copy: no branches.
+        let wide = side + 2;
+        for (dst, src) in self
+            .image
+            .chunks_exact_mut(wide)
+            .skip(1)
+            .zip(image.chunks_exact(side))
+        {
+            for (a, &b) in dst[1..=side].iter_mut().zip(src) {
+                *a = T::from_f64(f64::from(b));
+            }
+        }
+        for (y, rows) in self.col1.chunks_exact_mut(9 * side).enumerate() {
+            let window = &self.image[y * wide..(y + 3) * wide];
+            for (x, row) in rows.chunks_exact_mut(9).enumerate() {
+                for (dy, taps) in row.chunks_exact_mut(3).enumerate() {
+                    taps.copy_from_slice(&window[dy * wide + x..dy * wide + x + 3]);
                 }
             }
         }
@@ -413,25 +423,19 @@ impl<T: Real> Workspace<T> {
         for (g, &dl) in grad.b3.iter_mut().zip(dlogits) {
             *g += dl;
         }
-        // Second pool: scatter to the winners (zero-bordered ∂Z₂, row p at p + p_w + 1).
-        self.dz2.fill(T::default());
+        // Second pool: route to the winners (zero-bordered ∂Z₂, row p at p + p_w + 1).
         let (s2, pw) = (d.s2, d.p);
-        for py in 0..s2 {
-            for px in 0..s2 {
-                for c in 0..c2 {
-                    let a = self.arg2[(py * s2 + px) * c2 + c];
-                    if a != INACTIVE {
-                        let (y, x) = (2 * py + usize::from(a >> 1), 2 * px + usize::from(a & 1));
-                        self.dz2[((y + 1) * pw + x + 1) * c2 + c] =
-                            self.dh2[(py * s2 + px) * c2 + c];
-                    }
-                }
-            }
-        }
+        unpool(
+            &self.dh2,
+            |py, px| (py * s2 + px) * c2,
+            &self.arg2,
+            s2,
+            c2,
+            &mut self.dz2,
+            |y, x| ((y + 1) * pw + x + 1) * c2,
+            &mut grad.b2,
+        );
         let dz2 = &self.dz2[(pw + 1) * c2..];
-        for row in dz2[..d.m * c2].chunks_exact(c2) {
-            grad.b2.iter_mut().zip(row).for_each(|(g, v)| *g += *v);
-        }
         // ∂W₂[dy] += A_dyᵀ · ∂Z₂ (garbage rows of ∂Z₂ are the zero border).
         // The lhs is the transpose of the forward's lhs view (the same elements).
         for dy in 0..3 {
@@ -475,22 +479,17 @@ impl<T: Real> Workspace<T> {
                 },
             );
         }
-        // First pool: scatter to the winners into a dense ∂Z₁ (reusing z1).
-        self.z1.fill(T::default());
-        let s1 = d.s1;
-        for py in 0..s1 {
-            for px in 0..s1 {
-                for (c, bias_grad) in grad.b1.iter_mut().enumerate() {
-                    let a = self.arg1[(py * s1 + px) * c1 + c];
-                    if a != INACTIVE {
-                        let (y, x) = (2 * py + usize::from(a >> 1), 2 * px + usize::from(a & 1));
-                        let g = self.dh1[(py * pw + px) * c1 + c];
-                        self.z1[(y * side + x) * c1 + c] = g;
-                        *bias_grad += g;
-                    }
-                }
-            }
-        }
+        // First pool: route to the winners into a dense ∂Z₁ (reusing z1).
+        unpool(
+            &self.dh1,
+            |py, px| (py * pw + px) * c1,
+            &self.arg1,
+            d.s1,
+            c1,
+            &mut self.z1,
+            |y, x| (y * side + x) * c1,
+            &mut grad.b1,
+        );
         // ∂W₁ += im2colᵀ · ∂Z₁.
         matmul(
             9,
@@ -528,34 +527,75 @@ fn pool<T: Real>(
     out: &mut [T],
 ) {
     let half = height / 2;
+    let zero = T::default();
+    let bias = &bias[..channels];
     for py in 0..half {
+        let top = &z[2 * py * width * channels..];
+        let bottom = &z[(2 * py + 1) * width * channels..];
         for px in 0..half {
             let base = dst(py, px);
-            let corners = [
-                (2 * py * width + 2 * px) * channels,
-                (2 * py * width + 2 * px + 1) * channels,
-                ((2 * py + 1) * width + 2 * px) * channels,
-                ((2 * py + 1) * width + 2 * px + 1) * channels,
-            ];
-            for (c, &b) in bias[..channels].iter().enumerate() {
-                let mut best = z[corners[0] + c];
-                let mut winner = 0u8;
-                for (k, &corner) in corners.iter().enumerate().skip(1) {
-                    let v = z[corner + c];
-                    if v > best {
-                        best = v;
-                        winner = k as u8;
-                    }
+            let at = 2 * px * channels;
+            // The four corners' channel vectors, in window order (0, 0), (0, 1), (1, 0), (1, 1).
+            let c0 = &top[at..at + channels];
+            let c1 = &top[at + channels..at + 2 * channels];
+            let c2 = &bottom[at..at + channels];
+            let c3 = &bottom[at + channels..at + 2 * channels];
+            let slot = (py * half + px) * channels;
+            let outs = out[base..base + channels].iter_mut();
+            let args = arg[slot..slot + channels].iter_mut();
+            let corners = c0.iter().zip(c1).zip(c2).zip(c3);
+            for (((o, a), (((&v0, &v1), &v2), &v3)), &b) in outs.zip(args).zip(corners).zip(bias) {
+                let (mut best, mut winner) = (v0, 0u8);
+                if v1 > best {
+                    (best, winner) = (v1, 1);
+                }
+                if v2 > best {
+                    (best, winner) = (v2, 2);
+                }
+                if v3 > best {
+                    (best, winner) = (v3, 3);
                 }
                 let v = best + b;
-                let slot = (py * half + px) * channels + c;
-                if v > T::default() {
-                    out[base + c] = v;
-                    arg[slot] = winner;
-                } else {
-                    out[base + c] = T::default();
-                    arg[slot] = INACTIVE;
+                let on = v > zero;
+                *o = if on { v } else { zero };
+                *a = if on { winner } else { INACTIVE };
+            }
+        }
+    }
+}
+
+/// Backward of [`pool`]: routes the gradient `grad` of each pooled value (at `src(py, px) + c`) to
+/// its window's winner and writes zero to the other three corners and to inactive windows, so every
+/// window position of `dst` (corner (y, x) at `dst_at(y, x) + c`) is overwritten and nothing needs
+/// clearing. Adds each active window's gradient into `bias_grad`.
+#[allow(clippy::too_many_arguments)]
+fn unpool<T: Real>(
+    grad: &[T],
+    src: impl Fn(usize, usize) -> usize,
+    arg: &[u8],
+    half: usize,
+    channels: usize,
+    dst: &mut [T],
+    dst_at: impl Fn(usize, usize) -> usize,
+    bias_grad: &mut [T],
+) {
+    let zero = T::default();
+    let bias_grad = &mut bias_grad[..channels];
+    for py in 0..half {
+        for px in 0..half {
+            let g = &grad[src(py, px)..][..channels];
+            let slot = (py * half + px) * channels;
+            let a = &arg[slot..slot + channels];
+            for (row, corner) in [(0, 0u8), (1, 2u8)] {
+                let at = dst_at(2 * py + row, 2 * px);
+                let (left, right) = dst[at..at + 2 * channels].split_at_mut(channels);
+                for (((l, r), &g), &a) in left.iter_mut().zip(right.iter_mut()).zip(g).zip(a) {
+                    *l = if a == corner { g } else { zero };
+                    *r = if a == corner + 1 { g } else { zero };
                 }
+            }
+            for ((b, &g), &a) in bias_grad.iter_mut().zip(g).zip(a) {
+                *b += if a == INACTIVE { zero } else { g };
             }
         }
     }
