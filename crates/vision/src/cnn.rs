@@ -313,8 +313,14 @@ impl Cnn {
         to_f64(self.loss(logits, targets, precision).into_data())[0]
     }
 
-    /// Logits `[n * outputs]` (row-major) of the current parameters, in f32, in chunks of 1000.
+    /// Logits `[n * outputs]` (row-major) of the current parameters, in f32, on the fast kernels
+    /// ([`crate::fast`]).
     pub fn logits(&self, images: &[f32]) -> Vec<f64> {
+        crate::fast::Kernels::new(self.config).logits(&self.params, images)
+    }
+
+    /// Logits on burn (the reference forward pass), f32, in chunks of 1000.
+    pub fn logits_burn(&self, images: &[f32]) -> Vec<f64> {
         let device = Device::flex();
         let leaves = self.leaves(&self.params, &device, Precision::F32, false);
         let per_image = self.config.side * self.config.side;

@@ -4,6 +4,9 @@
 //! * [`task`] builds the binary (±1, logistic) and ten-class (cross-entropy) tasks on seeded subsets.
 //! * [`cnn`] is the conv–ReLU–pool ×2 → linear network on burn's flex CPU backend, with flat
 //!   parameters and an init-scale factor.
+//! * [`fast`] is the same network as hand-shaped f32/f64 CPU kernels (im2col and implicit-GEMM
+//!   convolutions over `gemm`, rayon across images): the training path and the logits; burn stays
+//!   the reference and computes Grad-CAM.
 //! * [`train`] runs GD, ℓ2-SAM or ℓ∞-SAM and logs loss, accuracy and Grad-CAM per checkpoint.
 //! * [`gradcam`] computes Grad-CAM at the last conv layer; [`weak`] measures the share of a
 //!   saliency map on weak (near-background) pixels — the "minor first" statistic.
@@ -27,6 +30,7 @@
 //! ```
 pub mod cnn;
 pub mod error;
+pub mod fast;
 pub mod gradcam;
 pub mod mnist;
 pub mod task;

@@ -6,8 +6,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::cnn::{Cnn, CnnConfig, Precision};
+use crate::cnn::{Cnn, CnnConfig};
 use crate::error::{Result, VisionError};
+use crate::fast::Kernels;
 use crate::gradcam::gradcam;
 use crate::task::Task;
 use crate::weak::{WEAK_THRESHOLD, weak_share};
@@ -92,6 +93,52 @@ where
     };
     for (p, d) in params.iter_mut().zip(&descent) {
         *p -= lr * d;
+    }
+    loss
+}
+
+/// [`step`] in single precision on caller-owned buffers, the form [`train`] uses with the fast
+/// kernels: `loss_and_grad(θ, g)` writes ∇L(θ) into `g` and returns L(θ).
+///
+/// The SAM conventions are those of [`perturbation`]: the ℓ2 norm is taken jointly over all
+/// parameters (accumulated in f64), ε = 0 when g = 0, and sign(0) = 0 for ℓ∞. ε and the update are
+/// formed in f64 and rounded once to f32. Returns L at the parameters before the step.
+pub fn step_f32<F>(
+    optimizer: Optimizer,
+    lr: f64,
+    params: &mut [f32],
+    grad: &mut [f32],
+    perturbed: &mut [f32],
+    mut loss_and_grad: F,
+) -> f64
+where
+    F: FnMut(&[f32], &mut [f32]) -> f64,
+{
+    let loss = loss_and_grad(params, grad);
+    let scale = match optimizer {
+        Optimizer::Gd => None,
+        Optimizer::SamL2 { rho } => {
+            let norm = grad
+                .iter()
+                .map(|&g| f64::from(g).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            Some(if norm > 0.0 { rho / norm } else { 0.0 })
+        }
+        Optimizer::SamLinf { .. } => Some(0.0),
+    };
+    if let Some(scale) = scale {
+        for ((q, &p), &g) in perturbed.iter_mut().zip(params.iter()).zip(grad.iter()) {
+            let epsilon = match optimizer {
+                Optimizer::SamLinf { rho } => rho * sign0(f64::from(g)),
+                _ => scale * f64::from(g),
+            };
+            *q = (f64::from(p) + epsilon) as f32;
+        }
+        loss_and_grad(perturbed, grad);
+    }
+    for (p, &g) in params.iter_mut().zip(grad.iter()) {
+        *p = (f64::from(*p) - lr * f64::from(g)) as f32;
     }
     loss
 }
@@ -181,6 +228,11 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
         return invalid("batch size must be positive".into());
     }
     let mut cnn = Cnn::new(cnn_config)?;
+    // Training keeps the parameters in f32 between steps and runs the fast kernels.
+    let kernels = Kernels::new(cnn_config);
+    let mut params: Vec<f32> = cnn.params.iter().map(|&p| p as f32).collect();
+    let mut grad = vec![0.0f32; params.len()];
+    let mut perturbed = vec![0.0f32; params.len()];
     let panel = task.panel(config.panel_per_class);
     let panel_set = task.test.select(&panel);
     let panel_weak_pixels = (0..panel_set.len())
@@ -206,6 +258,7 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
     for step_index in 0..=config.steps {
         if due.peek() == Some(&&step_index) {
             due.next();
+            sync(&mut cnn, &params);
             checkpoints.push(checkpoint(&cnn, task, &panel_set, step_index));
         }
         if step_index == config.steps {
@@ -223,12 +276,17 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
             Some(task.train.select(&order[cursor - batch..cursor]))
         };
         let examples = selection.as_ref().unwrap_or(&task.train);
-        let model = cnn.clone();
-        step(config.optimizer, config.lr, &mut cnn.params, |theta| {
-            model.loss_and_grad_at(theta, &examples.images, &examples.targets, Precision::F32)
-        });
+        step_f32(
+            config.optimizer,
+            config.lr,
+            &mut params,
+            &mut grad,
+            &mut perturbed,
+            |theta, g| kernels.loss_and_grad(theta, &examples.images, &examples.targets, g),
+        );
         train_seconds += started.elapsed().as_secs_f64();
     }
+    sync(&mut cnn, &params);
     let images = (config.steps * batch) as f64;
     Ok(TrainLog {
         panel,
@@ -242,6 +300,14 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
             0.0
         },
     })
+}
+
+/// Copies the f32 training parameters into the network (exactly: every f32 is an f64).
+fn sync(cnn: &mut Cnn, params: &[f32]) {
+    cnn.params
+        .iter_mut()
+        .zip(params)
+        .for_each(|(p, &q)| *p = f64::from(q));
 }
 
 fn checkpoint(cnn: &Cnn, task: &Task, panel: &crate::task::Examples, step: usize) -> Checkpoint {
@@ -270,6 +336,7 @@ fn checkpoint(cnn: &Cnn, task: &Task, panel: &crate::task::Examples, step: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cnn::Precision;
     use crate::cnn::tests::{assert_close, central_differences, tiny};
 
     #[test]
@@ -331,6 +398,19 @@ mod tests {
             assert_eq!(calls, 2);
             // Parameters are O(0.3) and the step moves them by lr·|∇L| ≈ 0.1; FD error ≤ 1e-10.
             assert_close(&params, &expected, 1e-8);
+            // The f32 training step on the fast kernels: the same step up to f32 rounding of the
+            // O(0.3) parameters and of the gradients (≈ 1e-6 relative each), so 1e-5.
+            let kernels = Kernels::new(cnn.config);
+            let mut p32: Vec<f32> = theta.iter().map(|&t| t as f32).collect();
+            let (mut g32, mut q32) = (vec![0.0f32; p32.len()], vec![0.0f32; p32.len()]);
+            let mut calls = 0;
+            step_f32(optimizer, lr, &mut p32, &mut g32, &mut q32, |p, g| {
+                calls += 1;
+                kernels.loss_and_grad(p, &images, &targets, g)
+            });
+            assert_eq!(calls, 2);
+            let p32: Vec<f64> = p32.iter().map(|&p| f64::from(p)).collect();
+            assert_close(&p32, &expected, 1e-5);
             // And the step differs from GD's (the perturbation matters at this ρ).
             let gd: Vec<f64> = theta.iter().zip(&g).map(|(t, x)| t - lr * x).collect();
             assert!(params.iter().zip(&gd).any(|(a, b)| (a - b).abs() > 1e-5));
