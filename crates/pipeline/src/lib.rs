@@ -75,8 +75,8 @@ pub mod toy;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use exec::{
-    Executed, GcReport, Outcome, Problem, RunOptions, RunReport, STALE, TaskRecord, TaskRunner, clean,
-    gc, is_no_space, run, status,
+    Executed, GcReport, Outcome, Problem, RunOptions, RunReport, STALE, TaskRecord, TaskRunner,
+    clean, gc, is_no_space, run, status,
 };
 pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;
