@@ -301,10 +301,12 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         .filter(|record| record.outcome == Outcome::Failed)
         .map(|record| {
             let task = &plan.tasks()[record.task];
+            let log = store.failure_log(&plan.stage_of(task).name, task.index);
             format!(
-                "{} ({})",
+                "{} ({}; log: {})",
                 plan.label(task),
-                record.error.as_deref().unwrap_or("failed")
+                pipeline::short_error(record.error.as_deref().unwrap_or("failed")),
+                log.display()
             )
         })
         .collect();

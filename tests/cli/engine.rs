@@ -197,13 +197,30 @@ fn a_failed_task_skips_its_dependents_only_and_exits_3() {
         stderr.contains("tasks: 7 total, 5 executed, 0 cached, 1 failed, 1 skipped"),
         "{stderr}"
     );
-    assert!(stderr.contains("f[2] (toy failure at n = 2)"), "{stderr}");
+    assert!(
+        stderr.contains("f[2] (toy failure at n = 2; log: .minorfirst/store/failures/f.2.log)"),
+        "{stderr}"
+    );
+    // The log keeps the whole error with the task's identity; a later clean run forgets it.
+    let log = std::fs::read_to_string(project.path().join(".minorfirst/store/failures/f.2.log"))
+        .expect("failure log");
+    assert!(
+        log.contains("task: f[2]") && log.contains("toy failure at n = 2"),
+        "{log}"
+    );
+    assert!(log.contains("\"fail_on\": 2"), "{log}");
     let json = project.run_json();
     assert_eq!(json["failed"], 1);
     assert_eq!(json["skipped"], 1);
     // `fail_on` is a parameter of every `f` task, so changing it reruns the stage and its
     // dependent; the independent stage stays cached.
     assert_eq!(project.ok(&["run", "--set", "f.fail_on=-5"]), (5, 2));
+    assert!(
+        !project
+            .path()
+            .join(".minorfirst/store/failures/f.2.log")
+            .exists()
+    );
 }
 
 #[test]

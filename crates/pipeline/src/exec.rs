@@ -328,7 +328,8 @@ impl Progress {
         }
     }
 
-    fn finished(&self, plan: &Plan, task: &Task, record: &TaskRecord) {
+    fn finished(&self, plan: &Plan, task: &Task, record: &TaskRecord, log: Option<&Path>) {
+        let log = log.map_or_else(String::new, |path| format!(" (log: {})", path.display()));
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some((multi, overall, stages)) = &self.bars {
             overall.inc(1);
@@ -336,15 +337,19 @@ impl Progress {
                 bar.inc(1);
             }
             if let Some(error) = &record.error {
-                let _ = multi.println(format!("failed {}: {error}", plan.label(task)));
+                let _ = multi.println(format!(
+                    "failed {}: {}{log}",
+                    plan.label(task),
+                    short_error(error)
+                ));
             }
         } else if !self.quiet {
             let label = plan.label(task);
             match record.outcome {
                 Outcome::Failed => eprintln!(
-                    "[{done}/{}] failed {label}: {}",
+                    "[{done}/{}] failed {label}: {}{log}",
                     self.total,
-                    record.error.as_deref().unwrap_or("")
+                    short_error(record.error.as_deref().unwrap_or(""))
                 ),
                 Outcome::Skipped => {
                     eprintln!("[{done}/{}] skipped {label} (an input failed)", self.total)
@@ -577,8 +582,14 @@ impl<'a> Scheduler<'a> {
         record: TaskRecord,
         failed: bool,
     ) {
+        let task = &self.plan.tasks()[id];
+        let log = (record.outcome == Outcome::Failed).then(|| {
+            write_failure_log(self.plan, self.store, task, &record);
+            self.store
+                .failure_log(&self.plan.stage_of(task).name, task.index)
+        });
         self.progress
-            .finished(self.plan, &self.plan.tasks()[id], &record);
+            .finished(self.plan, task, &record, log.as_deref());
         self.records.lock().expect("records lock")[id] = Some(record);
         for &next in &self.dependents[id] {
             if failed {
@@ -601,6 +612,41 @@ impl<'a> Scheduler<'a> {
         }
     }
 }
+
+/// Keep a failed task's whole error with what identifies it, in [`Store::failure_log`]; the
+/// failure lines show only [`short_error`] and the log's path. Best effort (the disk may be full).
+fn write_failure_log(plan: &Plan, store: &Store, task: &Task, record: &TaskRecord) {
+    let stage = plan.stage_of(task);
+    let path = store.failure_log(&stage.name, task.index);
+    let params = serde_json::to_string_pretty(&task.params).unwrap_or_default();
+    let text = format!(
+        "task: {}\nkind: {}\nkey: {}\nwall time: {:.3} s\nparameters: {params}\n\nerror:\n{}\n",
+        plan.label(task),
+        task.kind,
+        task.key,
+        record.duration_s,
+        record.error.as_deref().unwrap_or("failed")
+    );
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = crate::store::write_atomic(&path, text.as_bytes());
+}
+
+/// The first line of a task's error, at most [`SHORT_ERROR`] characters (the whole error is in
+/// the task's failure log).
+pub fn short_error(error: &str) -> String {
+    let line = error.lines().next().unwrap_or("");
+    if line.chars().count() <= SHORT_ERROR && !error.contains('\n') {
+        return line.to_string();
+    }
+    let mut short: String = line.chars().take(SHORT_ERROR).collect();
+    short.push('…');
+    short
+}
+
+/// Longest error text a failure line shows.
+pub const SHORT_ERROR: usize = 240;
 
 fn copy_if_different(source: &Path, target: &Path) -> std::io::Result<()> {
     let new = std::fs::read(source)?;
@@ -639,6 +685,7 @@ pub fn run(
         );
     })?;
     store.clean_scratch()?;
+    store.clean_failures()?;
     let mut known = store.load_stamps();
     let forced: HashSet<usize> = options
         .force

@@ -76,7 +76,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use exec::{
     Executed, GcReport, Outcome, Problem, RunOptions, RunReport, STALE, TaskRecord, TaskRunner,
-    clean, gc, is_no_space, run, status,
+    clean, gc, is_no_space, run, short_error, status,
 };
 pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;

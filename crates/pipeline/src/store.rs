@@ -395,6 +395,24 @@ impl Store {
         })
     }
 
+    /// Where the full error of a task of the last run that failed is kept:
+    /// `failures/<stage>.<index>.log` (the failure line shows only its first line).
+    pub fn failure_log(&self, stage: &str, index: usize) -> PathBuf {
+        self.root
+            .join("failures")
+            .join(format!("{stage}.{index}.log"))
+    }
+
+    /// Forget the failure logs of the previous run (called under the lock as a run starts).
+    pub fn clean_failures(&self) -> Result<()> {
+        let dir = self.root.join("failures");
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(Error::io(dir, error)),
+        }
+    }
+
     /// Remove an object (corrupt, or unreachable during gc).
     pub fn remove(&self, key: &str) -> Result<()> {
         let dir = self.object_dir(key);

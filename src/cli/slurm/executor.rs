@@ -725,7 +725,12 @@ impl pipeline::TaskRunner for SlurmRunner {
         }
         inner.wake.notify_all();
         let finished = loop {
-            if let Some(finished) = state.done.get(&task.key) {
+            // Once interrupted, jobs end CANCELLED by our own scancel: reporting them would let
+            // the run finish (exit 3) before the signal thread has seen squeue empty and exited
+            // with 130, so every waiting task waits for that exit instead.
+            if !state.interrupted
+                && let Some(finished) = state.done.get(&task.key)
+            {
                 break finished.clone();
             }
             state = inner.wake.wait(state).expect("state");
