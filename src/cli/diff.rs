@@ -64,7 +64,7 @@ fn stored_ledgers(plan: &Plan, store: &Store, report: &RunReport) -> Vec<(String
     report
         .records
         .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+        .filter(|record| record.outcome.succeeded())
         .map(|record| &plan.tasks()[record.task])
         .filter(|task| task.kind == LEDGER_KIND)
         .map(|task| {

@@ -57,6 +57,8 @@ pub struct RunArgs {
     /// stored, the rest are reported as `not run`.
     #[arg(long)]
     pub fail_fast: bool,
+    #[command(flatten)]
+    pub cache: super::cache::CacheArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -195,6 +197,7 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         quiet: args.quiet,
         verify_all: args.verify,
         fail_fast: args.fail_fast && !args.keep_going,
+        cache: super::cache::run_options(&args.cache, &args.plan.pipeline)?,
     };
     let store = Store::new(&config.store);
     let report =

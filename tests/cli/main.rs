@@ -3,6 +3,7 @@
 mod durability;
 mod engine;
 mod habits;
+mod remote;
 mod report;
 mod train;
 mod util;
