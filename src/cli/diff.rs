@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use analysis::rundiff::{
     LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name,
 };
-use pipeline::{Config, Outcome, Plan, RunReport, Store};
+use pipeline::{Config, Plan, RunReport, Store};
 
 use super::exit::{self, CliError};
 

@@ -330,6 +330,7 @@ fn pull_then_run_and_settings_file() {
         "{stderr}"
     );
     // A URL of an unknown kind is bad input too.
+    std::fs::remove_file(b.path().join(".minorfirst/settings.toml")).unwrap();
     let output = b.run(&["run", "--cache", "ftp://host/dir"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("expected file:///DIR"));
@@ -447,6 +448,23 @@ impl Moto {
             .unwrap_or(0)
     }
 
+    /// A signed PUT through boto3 (installed with moto, in the same venv as `moto_server`).
+    fn put_signed(&self, bucket: &str, key: &str, body: &str) {
+        let program = std::env::var("MINORFIRST_MOTO").expect("MINORFIRST_MOTO");
+        let python = Path::new(&program).with_file_name("python");
+        let script = format!(
+            "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:{}', \
+             region_name='us-east-1', aws_access_key_id='minorfirst-test', \
+             aws_secret_access_key='x').put_object(Bucket={bucket:?}, Key={key:?}, Body={body:?})",
+            self.port
+        );
+        let status = Command::new(&python)
+            .args(["-c", &script])
+            .status()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", python.display()));
+        assert!(status.success(), "boto3 put_object failed");
+    }
+
     /// The request lines logged so far.
     fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -495,7 +513,8 @@ fn s3_remote_round_trip_change_and_corruption_against_moto() {
 
     // Damage the blob of g[5] on the server; a fresh machine detects it, recomputes that task
     // and does not upload it again although it pushes.
-    // The remote manifest is the local one (unsigned GETs are refused by moto, PUTs are not).
+    // The remote manifest is the local one. moto refuses unsigned requests to objects, so the
+    // damage is done with boto3 from moto's own venv (a signed PUT, as another client would).
     let key = a.key("g", 5);
     let manifest = std::fs::read(
         a.path()
@@ -504,8 +523,8 @@ fn s3_remote_round_trip_change_and_corruption_against_moto() {
             .join("MANIFEST.minorfirst.json"),
     )
     .unwrap();
-    let blob = format!("/cache/ci/main/{}", blob_of(&manifest, "value.json"));
-    assert_eq!(moto.request("PUT", &blob, b"{\"value\": 99}"), 200);
+    let blob = format!("ci/main/{}", blob_of(&manifest, "value.json"));
+    moto.put_signed("cache", &blob, "{\"value\": 99}");
     let seen = moto.requests().len();
     let d = Machine::new(&toy_pipeline(), &env);
     let stderr = d.ok(&["run", "--cache", url, "--cache-push", "on"]);
