@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use super::exit::{self, CliError};
-use super::{engine, train};
+use super::{cache, cache_bench, engine, train};
 
 /// Reproduce "Minor First, Major Last" (ICLR 2026) from one command.
 #[derive(Debug, Parser)]
@@ -27,6 +27,13 @@ pub enum Command {
     /// job runs; not for interactive use).
     #[command(hide = true)]
     Worker(super::slurm::worker::WorkerArgs),
+    /// Download every task of the plan that the local store lacks from the remote cache.
+    Pull(cache::SyncArgs),
+    /// Upload every stored task of the plan that the remote cache lacks.
+    Push(cache::SyncArgs),
+    /// Time look-ups and fetches of a toy plan against a remote cache.
+    #[command(hide = true)]
+    BenchRemote(cache_bench::BenchRemoteArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +55,9 @@ pub fn main() -> ExitCode {
         Command::Engine(command) => engine::run(command),
         Command::Habits(command) => super::habits::run(command),
         Command::Worker(args) => super::slurm::worker::run(args),
+        Command::Pull(args) => cache::pull(args),
+        Command::Push(args) => cache::push(args),
+        Command::BenchRemote(args) => cache_bench::run(args),
     };
     exit::report(outcome)
 }

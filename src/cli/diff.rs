@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use analysis::rundiff::{
     LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name,
 };
-use pipeline::{Config, Outcome, Plan, RunReport, Store};
+use pipeline::{Config, Plan, RunReport, Store};
 
 use super::exit::{self, CliError};
 
@@ -64,7 +64,7 @@ fn stored_ledgers(plan: &Plan, store: &Store, report: &RunReport) -> Vec<(String
     report
         .records
         .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+        .filter(|record| record.outcome.succeeded())
         .map(|record| &plan.tasks()[record.task])
         .filter(|task| task.kind == LEDGER_KIND)
         .map(|task| {

@@ -71,6 +71,8 @@ pub struct RunArgs {
     /// minorfirst.toml beside the pipeline file). Default: `[executor] default` there, else local.
     #[arg(long, value_enum, value_name = "EXECUTOR")]
     pub executor: Option<super::slurm::settings::ExecutorChoice>,
+    #[command(flatten)]
+    pub cache: super::cache::CacheArgs,
 }
 
 /// `--jobs`: a whole number from 1 to 65535. Negative values reach this parser (instead of being
@@ -228,6 +230,7 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         verify_all: args.verify,
         fail_fast: args.fail_fast && !args.keep_going,
         runner: None,
+        cache: super::cache::run_options(&args.cache, &args.plan.pipeline)?,
     };
     let store = Store::new(&config.store);
     super::slurm::executor::choose(

@@ -1,6 +1,8 @@
 //! Subcommands of the `minorfirst` binary.
 
 pub mod app;
+pub mod cache;
+pub mod cache_bench;
 pub mod diff;
 pub mod engine;
 pub mod exit;

@@ -5,6 +5,7 @@ mod engine;
 mod expectations;
 mod faults;
 mod habits;
+mod remote;
 mod report;
 mod slurm;
 mod train;

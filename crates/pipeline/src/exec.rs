@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Runs tasks somewhere else (e.g. as Slurm jobs) instead of in this process; `None` = local.
     pub runner: Option<std::sync::Arc<dyn TaskRunner>>,
+    /// A shared remote cache: fetch tasks from it before executing them, optionally push.
+    pub cache: Option<crate::remote::CacheOptions>,
 }
 
 /// A committed task as an executor reports it: its record, and the stamps of its object with
@@ -58,6 +60,8 @@ pub trait TaskRunner: Send + Sync + std::fmt::Debug {
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Executed,
+    /// Downloaded from the remote cache and verified.
+    Fetched,
     Cached,
     Failed,
     /// Not run because a task it depends on failed.
@@ -65,6 +69,13 @@ pub enum Outcome {
     /// Not started because an earlier task failed under [`RunOptions::fail_fast`].
     #[serde(rename = "not_run")]
     NotRun,
+}
+
+impl Outcome {
+    /// Executed, fetched or cached: the task's object is in the store.
+    pub fn succeeded(self) -> bool {
+        matches!(self, Outcome::Executed | Outcome::Fetched | Outcome::Cached)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +139,8 @@ pub struct RunReport {
     /// Whether `reports/STALE` is present after this run: some published file may be older than
     /// the store (a task failed or was not run, now or in an earlier run not yet repaired).
     pub stale: bool,
+    /// Whether a remote cache was configured (the summary then counts `fetched`).
+    pub remote: bool,
 }
 
 impl RunReport {
@@ -138,10 +151,16 @@ impl RunReport {
             .count()
     }
 
-    /// `tasks: N total, K executed, M cached, F failed` (plus skipped, when any).
+    /// `tasks: N total, K executed, M cached, F failed` (plus skipped, when any); with a remote
+    /// cache, `tasks: N total, K executed, F fetched, M cached, 0 failed`.
     pub fn summary(&self) -> String {
+        let fetched = if self.remote {
+            format!(" {} fetched,", self.count(Outcome::Fetched))
+        } else {
+            String::new()
+        };
         let mut line = format!(
-            "tasks: {} total, {} executed, {} cached, {} failed",
+            "tasks: {} total, {} executed,{fetched} {} cached, {} failed",
             self.records.len(),
             self.count(Outcome::Executed),
             self.count(Outcome::Cached),
@@ -159,11 +178,7 @@ impl RunReport {
     }
 
     pub fn succeeded(&self) -> bool {
-        self.problems.is_empty()
-            && self
-                .records
-                .iter()
-                .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
+        self.problems.is_empty() && self.records.iter().all(|record| record.outcome.succeeded())
     }
 
     /// Whether the run ran out of disk space (a task failed for lack of room, or a later step
@@ -208,6 +223,7 @@ struct RunJson<'a> {
     profile: Option<&'a str>,
     total: usize,
     executed: usize,
+    fetched: usize,
     cached: usize,
     failed: usize,
     skipped: usize,
@@ -529,6 +545,8 @@ struct Scheduler<'a> {
     stamps: &'a Mutex<Stamps>,
     /// Executed tasks committed without fsync, synced in one batch after the pool finishes.
     unsynced: Mutex<Vec<usize>>,
+    /// Executed tasks, for the upload to the remote cache.
+    executed: Mutex<Vec<usize>>,
     progress: Progress,
     /// `--fail-fast`: set by the first failure; tasks that have not started yet are not run.
     fail_fast: bool,
@@ -567,6 +585,7 @@ impl<'a> Scheduler<'a> {
                     .lock()
                     .expect("stamps lock")
                     .insert(task.key.clone(), stamps);
+                self.executed.lock().expect("executed lock").push(id);
             }
             let failed = record.outcome != Outcome::Executed;
             self.complete(scope, id, record, failed);
@@ -715,9 +734,46 @@ pub fn run(
         }
     }
     let stamps = Mutex::new(known);
+    // The remote cache: tasks about to execute (not forced) are looked up and downloaded first,
+    // all at once (the remote works on them concurrently).
+    let mut fetched: HashSet<usize> = HashSet::new();
+    // Tasks the remote served corrupt: computed locally and never uploaded by this run.
+    let mut no_push: HashSet<usize> = HashSet::new();
+    let mut looked_up = vec![false; plan.tasks().len()];
     // Inputs consumed by executing tasks are fully re-hashed first; a corrupt one joins the
-    // execute set, which may expose more inputs, hence the fixpoint.
+    // execute set, which may expose more inputs (and more tasks to look up), hence the fixpoint.
     loop {
+        if let Some(cache) = &options.cache {
+            let wanted: Vec<usize> = selection
+                .iter()
+                .copied()
+                .filter(|id| need[*id] == Some(true) && !forced.contains(id) && !looked_up[*id])
+                .collect();
+            let keys: Vec<&str> = wanted
+                .iter()
+                .map(|id| plan.tasks()[*id].key.as_str())
+                .collect();
+            let results = crate::remote::fetch_into(cache.remote.as_ref(), store, &keys);
+            for (&id, result) in wanted.iter().zip(results) {
+                looked_up[id] = true;
+                match result {
+                    crate::remote::Fetched::Stored(fresh) => {
+                        need[id] = Some(false);
+                        verified[id] = true;
+                        stamps_dirty = true;
+                        stamps
+                            .lock()
+                            .expect("stamps lock")
+                            .insert(plan.tasks()[id].key.clone(), fresh);
+                        fetched.insert(id);
+                    }
+                    crate::remote::Fetched::Corrupt => {
+                        no_push.insert(id);
+                    }
+                    crate::remote::Fetched::Missing | crate::remote::Fetched::Unavailable => {}
+                }
+            }
+        }
         let mut check: Vec<usize> = selection
             .iter()
             .filter(|id| need[**id] == Some(true))
@@ -770,7 +826,11 @@ pub fn run(
         if need[id] == Some(false) {
             records[id] = Some(TaskRecord {
                 task: id,
-                outcome: Outcome::Cached,
+                outcome: if fetched.contains(&id) {
+                    Outcome::Fetched
+                } else {
+                    Outcome::Cached
+                },
                 duration_s: 0.0,
                 error: None,
                 no_space: false,
@@ -804,6 +864,7 @@ pub fn run(
             records: Mutex::new(records),
             stamps: &stamps,
             unsynced: Mutex::new(Vec::new()),
+            executed: Mutex::new(Vec::new()),
             progress: Progress::new(plan, &execute, quiet),
             fail_fast: options.fail_fast,
             stop: std::sync::atomic::AtomicBool::new(false),
@@ -823,6 +884,16 @@ pub fn run(
         });
         scheduler.progress.finish();
         records = scheduler.records.into_inner().expect("records lock");
+        if let Some(cache) = options.cache.as_ref().filter(|cache| cache.push) {
+            // Never re-upload what the remote served corrupt: that key is left for a person to see.
+            let executed = scheduler.executed.into_inner().expect("executed lock");
+            let keys: Vec<&str> = executed
+                .iter()
+                .filter(|id| !no_push.contains(id))
+                .map(|id| plan.tasks()[*id].key.as_str())
+                .collect();
+            crate::remote::upload_from(cache.remote.as_ref(), store, &keys);
+        }
         // Durability before the stamps that let later runs trust these objects without hashing.
         let unsynced = scheduler.unsynced.into_inner().expect("unsynced lock");
         let keys: Vec<&str> = unsynced
@@ -832,6 +903,22 @@ pub fn run(
         if let Err(error) = store.sync_batch(&keys) {
             // Not known to be durable: without stamps the next run re-hashes them (and discards
             // any that a crash tore) instead of trusting them.
+            let mut stamps = stamps.lock().expect("stamps lock");
+            for key in &keys {
+                stamps.remove(*key);
+            }
+            problems.push(Problem::from_error(error));
+        }
+    }
+    if !fetched.is_empty() {
+        // Fetched objects were committed unsynced, like short tasks: durable before their stamps.
+        let mut ids: Vec<usize> = fetched.iter().copied().collect();
+        ids.sort_unstable();
+        let keys: Vec<&str> = ids
+            .iter()
+            .map(|id| plan.tasks()[*id].key.as_str())
+            .collect();
+        if let Err(error) = store.sync_batch(&keys) {
             let mut stamps = stamps.lock().expect("stamps lock");
             for key in &keys {
                 stamps.remove(*key);
@@ -855,9 +942,7 @@ pub fn run(
         .collect();
     // Each remaining step is tried even if an earlier one failed (a full disk fails them all): the
     // records are valid either way, and the caller prints the summary and the problems.
-    let complete = records
-        .iter()
-        .all(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached));
+    let complete = records.iter().all(|record| record.outcome.succeeded());
     if let Err(error) = publish(plan, store, &stamps, reports, &records) {
         problems.push(Problem::from_error(error));
     }
@@ -868,6 +953,7 @@ pub fn run(
         records,
         problems,
         stale: false,
+        remote: options.cache.is_some(),
     };
     if let Err(error) = write_run_json(plan, reports, &report) {
         report.problems.push(Problem::from_error(error));
@@ -908,7 +994,7 @@ fn mark_stale(
             Outcome::Failed => note.push_str(&format!("failed: {label}\n")),
             Outcome::Skipped => note.push_str(&format!("skipped (an input failed): {label}\n")),
             Outcome::NotRun => note.push_str(&format!("not run (--fail-fast): {label}\n")),
-            Outcome::Executed | Outcome::Cached => {}
+            Outcome::Executed | Outcome::Fetched | Outcome::Cached => {}
         }
     }
     for problem in &report.problems {
@@ -929,10 +1015,7 @@ fn publish(
     reports: &Path,
     records: &[TaskRecord],
 ) -> Result<()> {
-    for record in records
-        .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
-    {
+    for record in records.iter().filter(|record| record.outcome.succeeded()) {
         let key = &plan.tasks()[record.task].key;
         let Some(files) = stamps.get(key) else {
             continue;
@@ -952,10 +1035,7 @@ fn remember(plan: &Plan, store: &Store, records: &[TaskRecord]) -> Result<()> {
     // A digest of (stage, index, key) of the successful tasks: when it equals the one stored with
     // the state, the state already says all this and the (large) file is neither read nor written.
     let mut hasher = blake3::Hasher::new();
-    for record in records
-        .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
-    {
+    for record in records.iter().filter(|record| record.outcome.succeeded()) {
         let task = &plan.tasks()[record.task];
         hasher.update(plan.stage_of(task).name.as_bytes());
         hasher.update(&(task.index as u64).to_le_bytes());
@@ -968,10 +1048,7 @@ fn remember(plan: &Plan, store: &Store, records: &[TaskRecord]) -> Result<()> {
     }
     let mut memory = state::load(store);
     let mut changed = false;
-    for record in records
-        .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Executed | Outcome::Cached))
-    {
+    for record in records.iter().filter(|record| record.outcome.succeeded()) {
         let task = &plan.tasks()[record.task];
         let stage = &plan.stage_of(task).name;
         let slot = memory.entry(stage.clone()).or_default();
@@ -1021,6 +1098,7 @@ fn write_run_json(plan: &Plan, reports: &Path, report: &RunReport) -> Result<()>
         profile: plan.profile.as_deref(),
         total: report.records.len(),
         executed: report.count(Outcome::Executed),
+        fetched: report.count(Outcome::Fetched),
         cached: report.count(Outcome::Cached),
         failed: report.count(Outcome::Failed),
         skipped: report.count(Outcome::Skipped),

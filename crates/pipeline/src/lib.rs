@@ -67,6 +67,7 @@ pub mod fingerprint;
 pub mod params;
 pub mod plan;
 pub mod registry;
+pub mod remote;
 pub mod stage;
 pub mod state;
 pub mod store;
@@ -80,6 +81,7 @@ pub use exec::{
 };
 pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;
+pub use remote::{CacheOptions, ObjectStoreCache, RemoteCache};
 pub use stage::{
     InputArtifact, ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError,
     WORK_BOUND, Work,
