@@ -181,7 +181,7 @@ fn a_full_disk_is_said_once_with_the_path_the_summary_and_exit_3() {
             std::env::var_os("MINORFIRST_REQUIRE_PRIVILEGED").is_none(),
             "MINORFIRST_REQUIRE_PRIVILEGED is set but `unshare -m` + `mount -t tmpfs` failed"
         );
-        eprintln!("skipped: the full-disk test needs root (unshare -m, mount -t tmpfs)");
+        eprintln!("SKIPPED: the full-disk test needs root (unshare -m, mount -t tmpfs)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
