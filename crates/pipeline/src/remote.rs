@@ -6,7 +6,7 @@
 //! - `blobs/<b3[..2]>/<b3>`: the bytes of one file, named by its blake3 (shared by every object
 //!   holding the same bytes);
 //! - `manifests/<key>.json`: the object's manifest, the same JSON as the local
-//!   [`MANIFEST`](crate::store::MANIFEST) (path, size, blake3 per file).
+//!   [`MANIFEST`] (path, size, blake3 per file).
 //!
 //! An upload writes every blob first and the manifest last, so a reader, who only ever asks for a
 //! manifest, never sees half an object. Each PUT is atomic by itself: S3 makes an object visible
