@@ -424,6 +424,48 @@ fn a_cancelled_job_is_a_task_failure_and_its_leftovers_are_not_trusted() {
 }
 
 #[test]
+fn a_job_past_its_time_limit_is_a_task_failure_named_with_its_job_and_log() {
+    let Some(_cluster) = cluster("a_job_past_its_time_limit") else {
+        return;
+    };
+    // Slurm's smallest limit is one minute; the task would sleep for four. The job ends TIMEOUT
+    // after ≈ 60 s (plus the controller's check interval), well before the task would finish.
+    let project = Project::new(
+        "[stage.slow]\nkind = \"toy.work\"\nn = 3\nsleep_ms = 240000\n\n\
+         [stage.quick]\nkind = \"toy.gen\"\nn = [1, 2]\n",
+    );
+    std::fs::write(
+        project.path().join("minorfirst.toml"),
+        format!("{SETTINGS}\n[executor.slurm.stage.slow]\ntime = \"1\"\n"),
+    )
+    .expect("write settings");
+    let child = project.spawn(&["run", "--executor", "slurm"]);
+    let job = project.await_submission("slow")["job"].clone();
+    let (code, stderr) = finish(child, Duration::from_secs(200));
+    assert_eq!(code, Some(3), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("failed slow"))
+        .unwrap_or_else(|| panic!("no failure line for slow: {stderr}"));
+    assert!(
+        line.contains(&format!("Slurm job {job}_0 ended TIMEOUT")),
+        "{line}"
+    );
+    assert!(line.contains("0.log"), "{line}");
+    let statuses = project.statuses();
+    assert_eq!(statuses["slow[0]"].0, "failed");
+    assert_eq!(statuses["quick[0]"].0, "executed");
+    assert_eq!(statuses["quick[1]"].0, "executed");
+    assert!(
+        !project
+            .store()
+            .join("objects")
+            .join(&statuses["slow[0]"].1)
+            .exists()
+    );
+}
+
+#[test]
 fn interrupt_cancels_the_runs_jobs() {
     let Some(_cluster) = cluster("interrupt_cancels_the_runs_jobs") else {
         return;

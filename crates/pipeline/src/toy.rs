@@ -160,7 +160,7 @@ impl StageKind for Work {
                 "sleep_ms",
                 ParamType::Int {
                     min: Some(0),
-                    max: Some(60_000),
+                    max: Some(600_000),
                 },
                 "time to sleep",
             )
