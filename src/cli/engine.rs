@@ -221,7 +221,9 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         let store = Store::new(&config.store);
         return print_status(&plan, &store, &args.targets, &force, false).map(|_| ());
     }
-    let complete = args.targets.is_empty();
+    // Only a run of the whole plan as committed (no targets, no `--set`) stands for its commit in
+    // `diff`: a run with a changed parameter must not overwrite the commit's record.
+    let complete = args.targets.is_empty() && args.plan.sets.is_empty();
     let mut options = pipeline::RunOptions {
         targets: args.targets,
         force,
