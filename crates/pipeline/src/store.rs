@@ -121,6 +121,24 @@ fn hash_file(path: &Path, relative: &str, sync: bool) -> std::io::Result<(Stamp,
     Ok((stamp, hasher.finalize().to_hex().to_string()))
 }
 
+/// Re-hash one file of the object `key` (in `dir`) against its manifest entry; returns its stamp.
+/// The stamp comes from the hashing handle after the read: a write racing the hash leaves an mtime
+/// within the racy window of the stamp, which is then not trusted.
+fn verify_file(dir: &Path, key: &str, file: &ManifestFile) -> Result<Stamp> {
+    let (stamp, digest) =
+        hash_file(&dir.join(&file.path), &file.path, false).map_err(|error| Error::Corrupt {
+            key: key.into(),
+            reason: format!("{}: {error}", file.path),
+        })?;
+    if stamp.size != file.size || digest != file.blake3 {
+        return Err(Error::Corrupt {
+            key: key.into(),
+            reason: format!("{} does not match its hash", file.path),
+        });
+    }
+    Ok(stamp)
+}
+
 fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -328,22 +346,7 @@ impl Store {
         let dir = self.object_dir(key);
         let mut stamps = Vec::with_capacity(manifest.files.len().max(1));
         for file in &manifest.files {
-            // The stamp comes from the hashing handle after the read: a write racing the hash
-            // leaves an mtime within the racy window of the stamp, which is then not trusted.
-            let (stamp, digest) =
-                hash_file(&dir.join(&file.path), &file.path, false).map_err(|error| {
-                    Error::Corrupt {
-                        key: key.into(),
-                        reason: format!("{}: {error}", file.path),
-                    }
-                })?;
-            if stamp.size != file.size || digest != file.blake3 {
-                return Err(Error::Corrupt {
-                    key: key.into(),
-                    reason: format!("{} does not match its hash", file.path),
-                });
-            }
-            stamps.push(stamp);
+            stamps.push(verify_file(&dir, key, file)?);
         }
         // The manifest is stamped as well: the no-op path trusts an object by `stat`-ing its
         // stamped files, and an object whose manifest was deleted (or replaced) must fail that
@@ -368,19 +371,7 @@ impl Store {
             .iter()
             .filter(|file| file.path.starts_with(PUBLISH))
         {
-            let (stamp, digest) =
-                hash_file(&dir.join(&file.path), &file.path, false).map_err(|error| {
-                    Error::Corrupt {
-                        key: key.into(),
-                        reason: format!("{}: {error}", file.path),
-                    }
-                })?;
-            if stamp.size != file.size || digest != file.blake3 {
-                return Err(Error::Corrupt {
-                    key: key.into(),
-                    reason: format!("{} does not match its hash", file.path),
-                });
-            }
+            verify_file(&dir, key, file)?;
         }
         Ok(())
     }
