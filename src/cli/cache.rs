@@ -20,7 +20,7 @@ use pipeline::{CacheOptions, ObjectStoreCache, Store};
 use serde::Deserialize;
 
 use super::engine::{PlanArgs, load_plan};
-use super::exit::CliError;
+use super::exit::{self, CliError};
 
 /// Path of the machine settings file, relative to the pipeline file's directory.
 pub const SETTINGS: &str = ".minorfirst/settings.toml";
@@ -162,6 +162,18 @@ pub fn pull(args: SyncArgs) -> Result<(), CliError> {
         "pull: {} tasks, {} fetched, {} already stored, {} not on the remote, {} failed",
         report.total, report.transferred, report.present, report.absent, report.failed
     );
+    if report.failed > 0 {
+        // An explicit transfer that did not happen is an error (unlike `run --cache`, which
+        // computes what it cannot fetch): a CI step that pulls must notice.
+        return Err(CliError::new(
+            exit::TASK_FAILED,
+            format!(
+                "{} remote object(s) did not verify or could not be read and were not pulled \
+                 (discarded; `run` computes them)",
+                report.failed
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -176,5 +188,11 @@ pub fn push(args: SyncArgs) -> Result<(), CliError> {
         "push: {} tasks, {} uploaded, {} already on the remote, {} not stored locally, {} failed",
         report.total, report.transferred, report.present, report.absent, report.failed
     );
+    if report.failed > 0 {
+        return Err(CliError::new(
+            exit::TASK_FAILED,
+            format!("{} upload(s) to the remote cache failed", report.failed),
+        ));
+    }
     Ok(())
 }

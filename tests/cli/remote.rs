@@ -326,6 +326,32 @@ fn pull_then_run_and_settings_file() {
     assert_eq!(b.counts(), (0, 0, 21));
     assert!(b.executions().is_empty());
 
+    // An object that does not verify is not pulled, and an explicit pull says so with exit 3.
+    let key = a.key("g", 7);
+    let manifest = std::fs::read(remote.path().join(format!("manifests/{key}.json"))).unwrap();
+    let blob = remote.path().join(blob_of(&manifest, "value.json"));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&blob, &bytes).unwrap();
+    let c = Machine::new(&toy_pipeline(), &[]);
+    let output = c.run(&["pull", "--cache", &url]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("20 fetched") && stderr.contains("1 failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: 1 remote object(s) did not verify"),
+        "{stderr}"
+    );
+    assert!(
+        !c.path()
+            .join(".minorfirst/store/objects")
+            .join(&key)
+            .exists()
+    );
+
     // Bad settings are bad input naming the file and the key; nothing runs.
     std::fs::create_dir_all(b.path().join(".minorfirst")).unwrap();
     std::fs::write(
