@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use analysis::claims::{Claim, write_claims};
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use stagekit::claims::{Claim, write_claims};
 
 /// `toy.claim`: measures the sum of its inputs' `value.json` and claims it is within `tol` of
 /// `expected` (one [`Claim::within`] row with id `id`, section `toy`).
