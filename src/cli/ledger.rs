@@ -184,8 +184,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
                 );
             }
             println!(
-                "reseed: {compared} claims compared with {}: {} changed verdict (counted as \
-                 inconclusive)",
+                "reseed: {compared} claims compared with {}: {} changed verdict (a claim that \
+                 flips counts as inconclusive)",
                 super::reseed::how(),
                 flips.len()
             );
