@@ -12,7 +12,7 @@
 //! Nothing is listed by hand. A crate that defines stage kinds calls [`emit`] from its `build.rs`
 //! (with this crate as a `[build-dependency]`) and includes the generated constants:
 //!
-//! ```no_run
+//! ```ignore
 //! // build.rs
 //! fn main() {
 //!     fingerprint::emit();
