@@ -67,7 +67,12 @@ impl StageKind for Plane {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec3/plane.rs", "sec3/common.rs", "runs/output.rs"],
+            [
+                "sec3/plane.rs",
+                "sec3/common.rs",
+                "sec4/common.rs",
+                "runs/output.rs"
+            ],
             ["numerics", "figures"]
         )
     }

@@ -15,7 +15,7 @@ use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, dominant, load_runs};
 use crate::sec4::common::{
     MeasuredSwitch, c_ode, direction_series, dominant_series, figure_error, float,
-    measured_switches, predicted_sequence, recovered_big_c, run_sequence, sample,
+    measured_switches, predicted_sequence, recovered_big_c, run_sequence, sample, sequence_control,
 };
 use crate::table::{Columns, write_and_publish};
 
