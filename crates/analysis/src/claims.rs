@@ -455,7 +455,11 @@ mod tests {
         let distinct = row("a", true).with_control("GD", "major throughout", true);
         assert_eq!(distinct.outcome(), Verdict::Reproduced);
         assert_eq!(distinct.control.as_deref(), Some("GD: major throughout"));
-        assert!(distinct.measured.ends_with("· control GD: major throughout"));
+        assert!(
+            distinct
+                .measured
+                .ends_with("· control GD: major throughout")
+        );
         let same = row("b", true).with_control("GD", "minor first", false);
         assert_eq!(same.outcome(), Verdict::Inconclusive);
         assert!(same.measured.contains("does not single out SAM"));

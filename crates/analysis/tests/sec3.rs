@@ -146,7 +146,10 @@ fn quick_profile_claims_pass_and_figures_exist() {
     let ran = run_targets(&text, Some("quick"), &["s3_ledger"]);
     let claims: Vec<Claim> = read_json(&ran.objects("s3_ledger")[0].join(LEDGER_FILE));
     let failed = unexpected(&claims);
-    assert!(failed.is_empty(), "claims off their expectation: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "claims off their expectation: {failed:#?}"
+    );
     for prefix in [
         "s3.depth1.single_parallel",
         "s3.depth1.multi_l2mm.",
@@ -200,4 +203,3 @@ fn quick_profile_claims_pass_and_figures_exist() {
     // multi-sample, loss.
     assert_eq!(figures, 17);
 }
-

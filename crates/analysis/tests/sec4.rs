@@ -146,4 +146,3 @@ fn quick_profile_claims_pass_and_figures_are_published() {
         );
     }
 }
-

@@ -257,7 +257,10 @@ mod tests {
         assert_eq!((c.compared, c.lower, c.crossover), (4, 3, Some(100)));
         assert!((c.last_ratio - 0.5).abs() < 1e-12);
         let above = run(&[(1, 0.5), (10, 0.3)]);
-        assert_eq!(compare(&above, &run(&[(1, 0.6), (10, 0.2)])).crossover, None);
+        assert_eq!(
+            compare(&above, &run(&[(1, 0.6), (10, 0.2)])).crossover,
+            None
+        );
         assert!(non_increasing(&[Some(50), Some(50), Some(1)]));
         assert!(non_increasing(&[None, Some(9)]));
         assert!(!non_increasing(&[Some(1), None]));

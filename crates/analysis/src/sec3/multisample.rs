@@ -102,7 +102,11 @@ fn seeded_summary(values: &[f64], predicted: f64) -> (String, numerics::stats::D
                 100.0 * LEVEL,
                 ci.lo,
                 ci.hi,
-                clamped.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ")
+                clamped
+                    .iter()
+                    .map(|v| format!("{v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             numerics::stats::Decision::from_interval(ci, predicted),
         ),
@@ -216,7 +220,13 @@ impl StageKind for MultiSample {
                     .into());
                 }
             }
-            seeds.push(input.params.get("seed").and_then(|v| v.as_i64()).unwrap_or(block as i64));
+            seeds.push(
+                input
+                    .params
+                    .get("seed")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(block as i64),
+            );
             files.push(file);
         }
         let mut claims = Vec::new();
@@ -251,7 +261,11 @@ impl StageKind for MultiSample {
         let seed_text = format!(
             "{} seeds ({})",
             seeds.len(),
-            seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            seeds
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         for index in 0..per {
             let first = &block(0)[index];
@@ -300,7 +314,9 @@ impl StageKind for MultiSample {
                     )
                     .with_figure(&p.figure);
                     if let Some(control) = control_index(block(0), &s.alpha) {
-                        let gd: Vec<f64> = (0..files.len()).map(|b| share(&block(b)[control])).collect();
+                        let gd: Vec<f64> = (0..files.len())
+                            .map(|b| share(&block(b)[control]))
+                            .collect();
                         let (text, decision) = seeded_summary(&gd, -1.0);
                         claim = claim.with_control(
                             "GD, same init",

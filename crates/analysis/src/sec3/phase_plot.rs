@@ -113,7 +113,10 @@ impl StageKind for Phase {
         for grid in &grids {
             let original = grid.clock == "original";
             let id = if original {
-                format!("{}-{}-l{}-eta{}", p.figure_prefix, grid.optimizer, grid.depth, grid.lr)
+                format!(
+                    "{}-{}-l{}-eta{}",
+                    p.figure_prefix, grid.optimizer, grid.depth, grid.lr
+                )
             } else {
                 format!("{}-{}-l{}", p.figure_prefix, grid.optimizer, grid.depth)
             };
@@ -151,7 +154,10 @@ impl StageKind for Phase {
                 );
             }
             let claim_id = if original {
-                format!("s3.linf.phase_original.eta{}.{}.L{}", grid.lr, grid.optimizer, grid.depth)
+                format!(
+                    "s3.linf.phase_original.eta{}.{}.L{}",
+                    grid.lr, grid.optimizer, grid.depth
+                )
             } else {
                 format!("s3.linf.phase.{}.L{}", grid.optimizer, grid.depth)
             };
@@ -189,7 +195,9 @@ impl StageKind for Phase {
                 let share = same as f64 / decided.max(1) as f64;
                 claim = claim.with_control(
                     "GD, same cells",
-                    &format!("its winner equals ℓ∞-SAM's prediction in {same}/{decided} = {share:.4}"),
+                    &format!(
+                        "its winner equals ℓ∞-SAM's prediction in {same}/{decided} = {share:.4}"
+                    ),
                     share < p.min_agreement,
                 );
             }

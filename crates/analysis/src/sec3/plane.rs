@@ -413,9 +413,9 @@ fn gd_path_claim(
         .filter(|r| r.summary.depth == depth && r.summary.optimizer == "gd")
     {
         let s = &run.summary;
-        let mu = s.mu.as_deref().ok_or_else(|| {
-            AnalysisError::invalid("GD plane runs must use a single example")
-        })?;
+        let mu =
+            s.mu.as_deref()
+                .ok_or_else(|| AnalysisError::invalid("GD plane runs must use a single example"))?;
         let worst = gd_log_error(run, mu)?;
         // A priori: at L = 2 each step multiplies w_j by (1 + η_k μ_j) with η_k = η·(−ℓ′) ≤ η, against
         // e^{η_k μ_j} in the flow, so |ln β_disc − ln β_flow| ≤ μ_j² Σ η_k² ≤ η μ_max² τ_end. At L = 1 the
@@ -466,9 +466,10 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
         .filter(|r| r.summary.depth == 2 && r.summary.optimizer == "sam-l2")
     {
         let s = &run.summary;
-        let mu = s.mu.as_deref().ok_or_else(|| {
-            AnalysisError::invalid("ℓ2-SAM plane runs must use a single example")
-        })?;
+        let mu = s
+            .mu
+            .as_deref()
+            .ok_or_else(|| AnalysisError::invalid("ℓ2-SAM plane runs must use a single example"))?;
         let full = c_ode(mu, &s.alpha, s.rho, s.final_tau.max(1e-6))?;
         // For a collapsing init the sequences are compared up to 0.95 τ_c: in the last 5 % ‖w‖ is within
         // 5 % of 0, where the discrete iterates start to chatter around the origin (B5.6).
@@ -476,7 +477,12 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
         let solution = c_ode(mu, &s.alpha, s.rho, horizon.max(1e-6))?;
         let (first, switches) = solution.dominant_sequence();
         let predicted = sequence_text(first, switches.iter().map(|w| w.to));
-        let rows: Vec<_> = run.rows.iter().filter(|r| r.tau <= horizon).cloned().collect();
+        let rows: Vec<_> = run
+            .rows
+            .iter()
+            .filter(|r| r.tau <= horizon)
+            .cloned()
+            .collect();
         let measured = run_sequence(&rows, &measured_switches(&rows));
         let norm = |b: &[f64]| b.iter().map(|v| v * v).sum::<f64>().sqrt();
         let start = run.rows.first().map_or(f64::NAN, |r| norm(&r.beta));
@@ -491,7 +497,11 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
             show(&s.alpha),
             s.clock,
             if measured_collapse { ", collapsed" } else { "" },
-            if predicted_collapse { ", collapses" } else { "" }
+            if predicted_collapse {
+                ", collapses"
+            } else {
+                ""
+            }
         ));
     }
     if parts.is_empty() {

@@ -310,7 +310,12 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 .map(|(l, run)| {
                     let last = run.rows.last().map_or(f64::NAN, |r| r.beta[0].abs());
                     let step = run.summary.final_time / run.summary.steps.max(1) as f64;
-                    (*l, last.powf(1.0 / *l as f64), step * run.summary.mu.as_ref().map_or(1.0, |m| m[0]) * rho.powi(*l as i32 - 1))
+                    (
+                        *l,
+                        last.powf(1.0 / *l as f64),
+                        step * run.summary.mu.as_ref().map_or(1.0, |m| m[0])
+                            * rho.powi(*l as i32 - 1),
+                    )
                 })
                 .collect();
             claim = claim.with_control(
@@ -362,14 +367,20 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                     let betas: Vec<f64> = run.rows.iter().map(|r| r.beta[0]).collect();
                     let last = betas.last().copied().unwrap_or(f64::NAN);
                     let rho_l = rho.powi(*l as i32);
-                    (*l, betas.windows(2).all(|w| w[1] >= w[0]) && last < rho_l, last / rho_l)
+                    (
+                        *l,
+                        betas.windows(2).all(|w| w[1] >= w[0]) && last < rho_l,
+                        last / rho_l,
+                    )
                 })
                 .collect();
             claim = claim.with_control(
                 "GD (ρ = 0), same α and η",
                 &outcomes
                     .iter()
-                    .map(|(l, ok, ratio)| format!("L={l}: β/ρ^L = {ratio:.3e} at the end, monotone below ρ^L: {ok}"))
+                    .map(|(l, ok, ratio)| {
+                        format!("L={l}: β/ρ^L = {ratio:.3e} at the end, monotone below ρ^L: {ok}")
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
                 outcomes.iter().any(|(_, ok, _)| !ok),

@@ -198,8 +198,7 @@ impl StageKind for DominantColumnKind {
         let p: ColumnParams = ctx.params()?;
         let taus = tau_grid(p.tau_max, p.n_tau);
         let mut column = dominant_column(&p.mu, p.rho, p.alpha, &taus)?;
-        column.discrete =
-            discrete_column(&p.mu, p.rho, p.alpha, &taus, p.lr, p.collapse_fraction)?;
+        column.discrete = discrete_column(&p.mu, p.rho, p.alpha, &taus, p.lr, p.collapse_fraction)?;
         write_json(&ctx.out_dir.join(COLUMN_FILE), &column)?;
         Ok(())
     }
@@ -531,9 +530,7 @@ fn claims(
 
 /// The discrete ℓ2-SAM map against the C-ODE map, and Thm 4.5's monotonicity measured on it.
 fn discrete_claims(columns: &[DominantColumn], matrix: &[Vec<i64>]) -> Vec<Claim> {
-    let complete = columns
-        .iter()
-        .all(|c| c.discrete.len() == c.dominant.len());
+    let complete = columns.iter().all(|c| c.discrete.len() == c.dominant.len());
     let measured: Vec<Vec<i64>> = (0..matrix.len())
         .map(|r| {
             columns
@@ -690,11 +687,7 @@ mod tests {
 
     #[test]
     fn interior_cells_exclude_every_cell_next_to_a_boundary() {
-        let map = vec![
-            vec![0, 0, 0, 1],
-            vec![0, 0, 0, 1],
-            vec![0, 0, 0, 1],
-        ];
+        let map = vec![vec![0, 0, 0, 1], vec![0, 0, 0, 1], vec![0, 0, 0, 1]];
         let inside = interior_cells(&map);
         assert_eq!(inside[1], vec![true, true, false, false]);
         assert_eq!(inside[0], vec![true, true, false, false]);
@@ -702,7 +695,10 @@ mod tests {
         let mut measured = map.clone();
         measured[1][2] = 1;
         let cmp = compare_maps(&map, &measured);
-        assert_eq!((cmp.interior, cmp.interior_mismatches, cmp.mismatches), (6, 0, 1));
+        assert_eq!(
+            (cmp.interior, cmp.interior_mismatches, cmp.mismatches),
+            (6, 0, 1)
+        );
         measured[1][0] = 1;
         assert_eq!(compare_maps(&map, &measured).interior_mismatches, 1);
         assert_eq!(monotonicity_violations(&measured), 1);

@@ -130,7 +130,10 @@ impl StageKind for Sequential {
         write_table(ctx, &mu, &compared)?;
         let mut claims = Vec::new();
         for c in &compared {
-            let control = gd.iter().copied().find(|g| g.summary.alpha == c.run.summary.alpha);
+            let control = gd
+                .iter()
+                .copied()
+                .find(|g| g.summary.alpha == c.run.summary.alpha);
             claims.extend(claims_for(c, control, &mu, &params));
         }
         for run in &gd {

@@ -452,15 +452,16 @@ fn collapse_part(
     let mut original_series = Vec::new();
     let mut vlines = Vec::new();
     // The negative control of both collapse claims: GD from the same init, which should not collapse.
-    let gd_control = runs
-        .iter()
-        .find(|r| r.summary.optimizer == "gd")
-        .map(|gd| {
-            let norm0 = gd.rows.first().map_or(1.0, |r| norm(&r.beta));
-            let lowest = gd.rows.iter().map(|r| norm(&r.beta)).fold(f64::INFINITY, f64::min);
-            let last = gd.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
-            (lowest / norm0, last / norm0, gd.summary.clock.clone())
-        });
+    let gd_control = runs.iter().find(|r| r.summary.optimizer == "gd").map(|gd| {
+        let norm0 = gd.rows.first().map_or(1.0, |r| norm(&r.beta));
+        let lowest = gd
+            .rows
+            .iter()
+            .map(|r| norm(&r.beta))
+            .fold(f64::INFINITY, f64::min);
+        let last = gd.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
+        (lowest / norm0, last / norm0, gd.summary.clock.clone())
+    });
     for (i, run) in runs.iter().enumerate() {
         let mu = inline_mu(with_mu, run)?.to_vec();
         let alpha = run.summary.alpha.clone();

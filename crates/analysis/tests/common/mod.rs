@@ -3,15 +3,20 @@
 /// The verdict expectations.toml expects for each claim on the quick profile (`[profile.quick]`);
 /// a claim not listed is expected to be `reproduced` (evidence) or `passed` (a check).
 pub fn expected_quick() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../expectations.toml"))
-        .expect("expectations.toml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../expectations.toml"
+    ))
+    .expect("expectations.toml");
     let mut inside = false;
     let mut out = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             inside = line == "[profile.quick]";
         } else if inside && line.starts_with('"') {
-            let mut parts = line.split('"').filter(|p| !p.trim().is_empty() && p.trim() != "=");
+            let mut parts = line
+                .split('"')
+                .filter(|p| !p.trim().is_empty() && p.trim() != "=");
             if let (Some(id), Some(verdict)) = (parts.next(), parts.next()) {
                 out.push((id.to_string(), verdict.to_string()));
             }
