@@ -192,10 +192,22 @@ pub fn load_plan_with(args: &PlanArgs, reseed: Option<u64>) -> Result<(Config, P
     // The claims expected not to pass (expectations.toml) reach every ledger stage.
     let expectations =
         super::expectations::Expectations::load(&args.pipeline, args.profile.as_deref())?;
-    provenance.extend(super::ledger::known_failure_sets(&plan, &expectations));
+    let ledger_sets = super::ledger::known_failure_sets(&plan, &expectations);
     if reseed.is_none() && !provenance.is_empty() {
-        provenance.extend(super::reseed::report_sets(args, &config, &plan)?);
+        // The comparison with the shifted ledgers needs the ledgers' final keys (they depend on
+        // the expectations, not on the page's provenance).
+        let ledger_plan = if ledger_sets.is_empty() {
+            plan.clone()
+        } else {
+            let with_ledgers = Overrides {
+                sets: ledger_sets.iter().chain(&args.sets).cloned().collect(),
+                ..overrides.clone()
+            };
+            Plan::build(&registry, &config, &with_ledgers).map_err(engine_error)?
+        };
+        provenance.extend(super::reseed::report_sets(args, &config, &ledger_plan)?);
     }
+    provenance.extend(ledger_sets);
     if provenance.is_empty() {
         return Ok((config, plan));
     }

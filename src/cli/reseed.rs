@@ -5,7 +5,7 @@
 //! evidence neither way: the page, `run`'s claims line and `verify` count such a row as
 //! inconclusive (a check as failed) whenever the shifted ledgers are in the store.
 
-use analysis::claims::{Claim, SeedFlip, apply_seed_flips, seed_flips};
+use stagekit::claims::{Claim, SeedFlip, apply_seed_flips, seed_flips};
 use pipeline::{Config, Plan, Store};
 
 use super::engine::{PlanArgs, load_plan_with};
@@ -15,6 +15,18 @@ use super::ledger::ledger_claims;
 /// The shift applied to every seed. Seeds of the pipeline are small integers, so `s + 10⁶` is
 /// disjoint from every seed the plan uses.
 pub const OFFSET: u64 = 1_000_000;
+
+/// Claims compared with the shifted ledgers, and the claims whose verdict flipped.
+pub type Comparison = (usize, Vec<SeedFlip>);
+
+/// Names of the plan's stages of `kind`.
+fn stages_of_kind(plan: &Plan, kind: &str) -> Vec<String> {
+    plan.stages()
+        .iter()
+        .filter(|stage| stage.kind == kind)
+        .map(|stage| stage.name.clone())
+        .collect()
+}
 
 /// How the seeds were replaced, in words (shown on the page and by `verify`).
 pub fn how() -> String {
@@ -27,7 +39,7 @@ pub fn flips(
     args: &PlanArgs,
     config: &Config,
     plan: &Plan,
-) -> Result<Option<(usize, Vec<SeedFlip>)>, CliError> {
+) -> Result<Option<Comparison>, CliError> {
     let store = Store::new(&config.store);
     let Some(original) = ledger_claims(plan, &store)? else {
         return Ok(None);
@@ -42,12 +54,7 @@ pub fn flips(
 /// `--set`s giving every report stage the comparison, when it is in the store (else none: the page
 /// then has no reseeding section).
 pub fn report_sets(args: &PlanArgs, config: &Config, plan: &Plan) -> Result<Vec<String>, CliError> {
-    let reports: Vec<&str> = plan
-        .stages()
-        .iter()
-        .filter(|stage| stage.kind == super::ledger::REPORT_KIND)
-        .map(|stage| stage.name.as_str())
-        .collect();
+    let reports = stages_of_kind(plan, super::ledger::REPORT_KIND);
     if reports.is_empty() {
         return Ok(Vec::new());
     }
@@ -71,7 +78,7 @@ pub fn combined_claims(
     config: &Config,
     plan: &Plan,
     mut claims: Vec<Claim>,
-) -> Result<(Vec<Claim>, Option<(usize, Vec<SeedFlip>)>), CliError> {
+) -> Result<(Vec<Claim>, Option<Comparison>), CliError> {
     let comparison = flips(args, config, plan)?;
     if let Some((_, flips)) = &comparison {
         apply_seed_flips(&mut claims, flips, &how());
@@ -86,12 +93,7 @@ pub fn recompute(args: &PlanArgs, jobs: usize) -> Result<(), CliError> {
     let registry = super::engine::kinds::registry();
     let (config, shifted) = load_plan_with(args, Some(OFFSET))?;
     let store = Store::new(&config.store);
-    let ledgers: Vec<String> = shifted
-        .stages()
-        .iter()
-        .filter(|stage| stage.kind == super::ledger::LEDGER_KIND)
-        .map(|stage| stage.name.clone())
-        .collect();
+    let ledgers = stages_of_kind(&shifted, super::ledger::LEDGER_KIND);
     if ledgers.is_empty() {
         return Err(CliError::bad_input(
             "the plan has no `claims.ledger` stage: nothing to reseed",
@@ -124,12 +126,7 @@ pub fn recompute(args: &PlanArgs, jobs: usize) -> Result<(), CliError> {
     }
     // The page again, now with the comparison among its parameters (everything else is cached).
     let (config, plan) = load_plan_with(args, None)?;
-    let pages: Vec<String> = plan
-        .stages()
-        .iter()
-        .filter(|stage| stage.kind == super::ledger::REPORT_KIND)
-        .map(|stage| stage.name.clone())
-        .collect();
+    let pages = stages_of_kind(&plan, super::ledger::REPORT_KIND);
     if !pages.is_empty() {
         let options = pipeline::RunOptions {
             targets: pages,

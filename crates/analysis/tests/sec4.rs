@@ -43,7 +43,12 @@ struct Outcome {
 fn run_profile(profile: &str) -> Outcome {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut registry = Registry::new();
-    for kind in analysis::kinds() {
+    for kind in stagekit::kinds()
+        .into_iter()
+        .chain(compute::kinds())
+        .chain(analysis::kinds())
+        .chain(page::kinds())
+    {
         registry.register(Boxed(kind));
     }
     let mut config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
@@ -117,7 +122,7 @@ fn quick_profile_claims_pass_and_figures_are_published() {
     }
     let off = unexpected(&outcome.claims);
     assert!(off.is_empty(), "claims off their expectation: {off:#?}");
-    let sections: Vec<&str> = analysis::SECTIONS.iter().map(|(id, _)| *id).collect();
+    let sections: Vec<&str> = page::SECTIONS.iter().map(|(id, _)| *id).collect();
     assert!(!outcome.figures.is_empty());
     for figure in &outcome.figures {
         assert!(

@@ -268,7 +268,7 @@ impl StageKind for ReportHtml {
         "report.html"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["report_stage.rs", "rundiff.rs"], ["report"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let text = |name, default: &str, doc| ParamSpec {

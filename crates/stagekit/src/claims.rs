@@ -271,7 +271,7 @@ impl StageKind for Ledger {
         "claims.ledger"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!([], [])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
