@@ -96,7 +96,6 @@ pub fn discrete_column(
         .collect()
 }
 
-
 /// The dominant index along the C-ODE of the uniform init α on the τ grid.
 pub fn dominant_column(
     mu: &[f64],
@@ -190,8 +189,7 @@ impl StageKind for DominantColumnKind {
         let p: ColumnParams = ctx.params()?;
         let taus = tau_grid(p.tau_max, p.n_tau);
         let mut column = dominant_column(&p.mu, p.rho, p.alpha, &taus)?;
-        column.discrete =
-            discrete_column(&p.mu, p.rho, p.alpha, &taus, p.lr, p.collapse_fraction)?;
+        column.discrete = discrete_column(&p.mu, p.rho, p.alpha, &taus, p.lr, p.collapse_fraction)?;
         write_json(&ctx.out_dir.join(COLUMN_FILE), &column)?;
         Ok(())
     }
@@ -236,5 +234,4 @@ mod tests {
             COLLAPSED
         );
     }
-
 }
