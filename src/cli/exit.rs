@@ -65,12 +65,6 @@ impl std::fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-impl From<anyhow::Error> for CliError {
-    fn from(error: anyhow::Error) -> Self {
-        Self::unexpected(format!("{error:#}"))
-    }
-}
-
 /// Print the error (if any) and turn the outcome into the process exit code.
 pub fn report(outcome: Result<(), CliError>) -> ExitCode {
     match outcome {
