@@ -15,6 +15,7 @@ pub mod maxmargin;
 pub mod model;
 pub mod ode;
 pub mod optim;
+pub mod stats;
 pub mod sweep;
 pub mod theory;
 pub mod trajectory;
