@@ -69,7 +69,7 @@ const SECTION_TEXT: &[(&str, &str, &str)] = &[
          focuses on the digit.",
         "Protocol, fixed in pipeline.toml before any run (the first table lists every value as run): a CNN on 4 vs 9 \
          (labels ±1, logistic loss, 2048 balanced training images) trained with GD, ℓ2-SAM and ℓ∞-SAM, a seed fixing \
-         the data, the initialisation and the batch order for all three (paired); mini-batch training (batch 128, 4 \
+         the data, the initialisation and the batch order for all three (paired); mini-batch training (batch 128, 3 \
          epochs) with 20 seeds at init scales 0.25, 0.5, 1 and 2, a ρ sweep towards 0 (the negative control) and \
          full-batch training. One primary statistic per optimizer and init scale, chosen before the runs: per seed, \
          the mean over the first quarter of training of the share of Grad-CAM mass on weak pixels (intensity < 0.1) \

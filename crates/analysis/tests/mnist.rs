@@ -156,7 +156,8 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
             let bytes = std::fs::metadata(object.join("gradcam.f32")).unwrap().len();
             let panel = analysis::table::read(&object.join("panel.parquet")).unwrap();
             assert!(
-                (bytes, panel.height()) == (3 * 2 * 784 * 4, 6) || (bytes, panel.height()) == (0, 0),
+                (bytes, panel.height()) == (3 * 2 * 784 * 4, 6)
+                    || (bytes, panel.height()) == (0, 0),
                 "{bytes} bytes, {} panel rows",
                 panel.height()
             );
@@ -165,7 +166,10 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
             // The saliency statistics cover every test image, massless maps counted.
             for column in ["gradcam_weak", "gradient_weak", "gxi_weak"] {
                 let values = analysis::table::f64_column(&checkpoints, column).unwrap();
-                assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{column}: {values:?}");
+                assert!(
+                    values.iter().all(|v| (0.0..=1.0).contains(v)),
+                    "{column}: {values:?}"
+                );
             }
             let massless = analysis::table::f64_column(&checkpoints, "gradcam_massless").unwrap();
             assert!(massless.iter().all(|&m| (0.0..=40.0).contains(&m)));
@@ -205,8 +209,8 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         assert!(path.exists(), "{} missing", path.display());
     }
     let effects = analysis::table::read(&reports.join("tables/mnist_cnn_effects.parquet")).unwrap();
-    // SAM cells (ρ 0.05 at s 0.5 and 1, ρ 0.0005 at s 1) × 3 saliency methods.
-    assert_eq!(effects.height(), 9);
+    // SAM cells (ρ 0.05 at s 0.5 and 1, ρ 0.0005 at s 1) × 4 saliency rows.
+    assert_eq!(effects.height(), 12);
     let seeds = analysis::table::f64_column(&effects, "seeds").unwrap();
     assert!(seeds.iter().all(|&s| s == 2.0), "paired seeds: {seeds:?}");
     let cells = analysis::table::read(&reports.join("tables/mnist_cnn_cells.parquet")).unwrap();
@@ -215,7 +219,6 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         "mnist.cnn.weak_early.sam-l2.s0.5",
         "mnist.cnn.weak_early.sam-l2.s1",
         "mnist.cnn.gradient.weak_early.sam-l2",
-        "mnist.cnn.gradient_x_input.weak_early.sam-l2",
         "mnist.cnn.init_scale.sam-l2",
         "mnist.cnn.control.rho_to_0.sam-l2",
         "mnist.cnn.test_accuracy",

@@ -535,7 +535,11 @@ impl<T: Real> Workspace<T> {
         for pos in 0..d.s2 * d.s2 {
             for (k, weight) in channel.iter_mut().enumerate() {
                 let row = &w.w3[(pos * c2 + k) * o..][..o];
-                *weight += row.iter().zip(&weights).map(|(v, s)| v.to_f64() * s).sum::<f64>();
+                *weight += row
+                    .iter()
+                    .zip(&weights)
+                    .map(|(v, s)| v.to_f64() * s)
+                    .sum::<f64>();
             }
         }
         let plane = (d.s1 * d.s1) as f64;
@@ -598,7 +602,9 @@ fn score_weights(outputs: usize, target: usize) -> Vec<f64> {
     if outputs == 1 {
         vec![if target == 1 { 1.0 } else { -1.0 }]
     } else {
-        (0..outputs).map(|k| f64::from(u8::from(k == target))).collect()
+        (0..outputs)
+            .map(|k| f64::from(u8::from(k == target)))
+            .collect()
     }
 }
 

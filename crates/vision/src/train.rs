@@ -160,6 +160,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Grad-CAM panel: this many test examples per class (see [`Task::panel`]).
     pub panel_per_class: usize,
+    /// Training loss and accuracy at checkpoints on the first `train_eval` training examples (the
+    /// training subset is already in seeded random order); 0 = all of them.
+    pub train_eval: usize,
 }
 
 /// What is logged after a checkpoint step.
@@ -167,9 +170,9 @@ pub struct TrainConfig {
 pub struct Checkpoint {
     /// Steps taken so far.
     pub step: usize,
-    /// Mean loss on the whole training subset.
+    /// Mean loss on the training subset (its first [`TrainConfig::train_eval`] examples).
     pub train_loss: f64,
-    /// Accuracy on the whole training subset.
+    /// Accuracy on the same training examples.
     pub train_acc: f64,
     /// Mean loss on the test subset.
     pub test_loss: f64,
@@ -216,7 +219,12 @@ pub fn test_saliency(kernels: &Kernels, params: &[f64], examples: &Examples) -> 
             side,
             side,
         ));
-        gradients.push(s.input_gradient.iter().map(|g| g.abs() as f32).collect::<Vec<f32>>());
+        gradients.push(
+            s.input_gradient
+                .iter()
+                .map(|g| g.abs() as f32)
+                .collect::<Vec<f32>>(),
+        );
         products.push(
             s.input_gradient
                 .iter()
@@ -228,7 +236,9 @@ pub fn test_saliency(kernels: &Kernels, params: &[f64], examples: &Examples) -> 
     }
     let summary = |maps: &[Vec<f32>]| {
         share_summary(
-            maps.iter().enumerate().map(|(i, m)| (m.as_slice(), examples.image(i))),
+            maps.iter()
+                .enumerate()
+                .map(|(i, m)| (m.as_slice(), examples.image(i))),
             WEAK_THRESHOLD,
         )
     };
@@ -298,6 +308,12 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
             image.iter().filter(|&&x| x < WEAK_THRESHOLD).count() as f64 / image.len() as f64
         })
         .collect();
+    let train_eval = match config.train_eval {
+        0 => task.train.clone(),
+        n => task
+            .train
+            .select(&(0..n.min(task.train.len())).collect::<Vec<_>>()),
+    };
     let mut checkpoints_due = config.checkpoints.clone();
     checkpoints_due.sort_unstable();
     checkpoints_due.dedup();
@@ -316,7 +332,14 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
         if due.peek() == Some(&&step_index) {
             due.next();
             sync(&mut cnn, &params);
-            checkpoints.push(checkpoint(&cnn, &kernels, task, &panel_set, step_index));
+            checkpoints.push(checkpoint(
+                &cnn,
+                &kernels,
+                task,
+                &train_eval,
+                &panel_set,
+                step_index,
+            ));
         }
         if step_index == config.steps {
             break;
@@ -371,10 +394,11 @@ fn checkpoint(
     cnn: &Cnn,
     kernels: &Kernels,
     task: &Task,
+    train_eval: &Examples,
     panel: &Examples,
     step: usize,
 ) -> Checkpoint {
-    let train = cnn.evaluate(&task.train.images, &task.train.targets);
+    let train = cnn.evaluate(&train_eval.images, &train_eval.targets);
     let test = cnn.evaluate(&task.test.images, &task.test.targets);
     let maps = if panel.is_empty() {
         Vec::new()
@@ -504,6 +528,7 @@ mod tests {
             checkpoints: vec![0, 40],
             seed: 3,
             panel_per_class: 2,
+            train_eval: 0,
         };
         let cnn = CnnConfig::mnist(1, 1.0, 2);
         let log = train(&task, cnn, &config).unwrap();
@@ -536,7 +561,11 @@ mod tests {
         // The fast Grad-CAM, upsampled, gives the panel the weak shares of burn's Grad-CAM (f32
         // on both sides; the share is a ratio of sums of ≤ 784 terms, so 1e-4).
         let panel = task.test.select(&log.panel);
-        let fast = Kernels::new(log.cnn.config).saliency::<f32>(&log.cnn.params, &panel.images, &panel.targets);
+        let fast = Kernels::new(log.cnn.config).saliency::<f32>(
+            &log.cnn.params,
+            &panel.images,
+            &panel.targets,
+        );
         for (i, s) in fast.iter().enumerate() {
             let up = bilinear_upsample(&s.gradcam, 14, 14, 28, 28);
             let ours = weak_share(&up, panel.image(i), WEAK_THRESHOLD).map(|w| w.weak);
@@ -562,6 +591,7 @@ mod tests {
             checkpoints: vec![6],
             seed: 0,
             panel_per_class: 1,
+            train_eval: 0,
         };
         assert!(train(&task, CnnConfig::mnist(1, 1.0, 0), &config).is_err());
         let err = train(&task, CnnConfig::mnist(10, 1.0, 0), &config).unwrap_err();

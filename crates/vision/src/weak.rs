@@ -80,7 +80,11 @@ pub fn share_summary<'a>(
         }
     }
     ShareSummary {
-        mean: if count > 0 { sum / count as f64 } else { f64::NAN },
+        mean: if count > 0 {
+            sum / count as f64
+        } else {
+            f64::NAN
+        },
         massless,
         count,
     }

@@ -47,6 +47,7 @@ pub struct Params {
     pub batch: usize,
     pub checkpoints: Vec<usize>,
     pub panel_per_class: usize,
+    pub train_eval: usize,
     pub data_dir: String,
 }
 
@@ -143,6 +144,11 @@ impl StageKind for CnnTrain {
                 4,
                 "Grad-CAM panel: test images per class",
             ),
+            int(
+                "train_eval",
+                0,
+                "training loss and accuracy at checkpoints on this many training images (0 = all)",
+            ),
             string(
                 "data_dir",
                 "data/mnist",
@@ -182,6 +188,7 @@ impl StageKind for CnnTrain {
             checkpoints: params.checkpoints.clone(),
             seed: params.seed,
             panel_per_class: params.panel_per_class,
+            train_eval: params.train_eval,
         };
         let cnn = CnnConfig::mnist(task.kind.outputs(), params.init_scale, params.seed);
         // Timings stay out of the object (a task is a function of its parameters and inputs);

@@ -70,16 +70,25 @@ enum Method {
     GradCam,
     Gradient,
     GradientXInput,
+    /// Diagnostic only (no claim): Grad-CAM's mean weak share over the maps that have mass, to
+    /// show how much of a difference comes from the share of massless maps.
+    GradCamWithMass,
 }
 
 impl Method {
-    const ALL: [Method; 3] = [Method::GradCam, Method::Gradient, Method::GradientXInput];
+    const ALL: [Method; 4] = [
+        Method::GradCam,
+        Method::Gradient,
+        Method::GradientXInput,
+        Method::GradCamWithMass,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Method::GradCam => "gradcam",
             Method::Gradient => "gradient",
             Method::GradientXInput => "gradient_x_input",
+            Method::GradCamWithMass => "gradcam_maps_with_mass",
         }
     }
 
@@ -88,6 +97,7 @@ impl Method {
             Method::GradCam => "Grad-CAM",
             Method::Gradient => "|∇ₓ score|",
             Method::GradientXInput => "|x ⊙ ∇ₓ score|",
+            Method::GradCamWithMass => "Grad-CAM, maps with mass only (diagnostic)",
         }
     }
 }
@@ -104,9 +114,9 @@ struct Run {
     train_loss: Vec<f64>,
     test_acc: Vec<f64>,
     /// Test-set weak shares per checkpoint, by [`Method`] order.
-    weak: [Vec<f64>; 3],
+    weak: [Vec<f64>; 4],
     /// Massless maps per checkpoint, by [`Method`] order.
-    massless: [Vec<f64>; 3],
+    massless: [Vec<f64>; 4],
     n_test: f64,
     chance: f64,
     /// The digit of each panel image.
@@ -136,6 +146,22 @@ impl Run {
         let optimizer = str_column(&run, "optimizer")?[0].clone();
         let batch = f64_column(&run, "batch")?[0];
         let column = |name: &str| f64_column(&checkpoints, name);
+        let n_test = f64_column(&run, "n_test")?[0];
+        let gradcam = column("gradcam_weak")?;
+        let gradcam_massless = column("gradcam_massless")?;
+        // The mean over all maps counts a massless map as 0, so the mean over the maps with mass
+        // is mean · n / (n − massless).
+        let with_mass = gradcam
+            .iter()
+            .zip(&gradcam_massless)
+            .map(|(w, m)| {
+                if *m < n_test {
+                    w * n_test / (n_test - m)
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
         Ok(Self {
             rho: if optimizer == "gd" {
                 0.0
@@ -150,16 +176,18 @@ impl Run {
             train_loss: column("train_loss")?,
             test_acc: column("test_acc")?,
             weak: [
-                column("gradcam_weak")?,
+                gradcam,
                 column("gradient_weak")?,
                 column("gxi_weak")?,
+                with_mass,
             ],
             massless: [
-                column("gradcam_massless")?,
+                gradcam_massless.clone(),
                 column("gradient_massless")?,
                 column("gxi_massless")?,
+                gradcam_massless,
             ],
-            n_test: f64_column(&run, "n_test")?[0],
+            n_test,
             chance: spread(&column("test_chance")?).0,
             steps,
             targets,
@@ -287,7 +315,9 @@ impl Effect {
     }
 
     pub(crate) fn describe(&self) -> String {
-        let p = self.p.map_or("n/a (all differences 0)".into(), |p| format!("{p:.3}"));
+        let p = self
+            .p
+            .map_or("n/a (all differences 0)".into(), |p| format!("{p:.3}"));
         format!(
             "Δ = {:+.4}, {:.0} % CI [{:+.4}, {:+.4}], signed-rank p = {p}, {} seeds",
             self.interval.estimate,
@@ -299,7 +329,13 @@ impl Effect {
     }
 
     /// An evidence claim whose verdict is this effect's decision.
-    pub(crate) fn claim(&self, id: &str, statement: &str, measurement: &str, measured: String) -> Claim {
+    pub(crate) fn claim(
+        &self,
+        id: &str,
+        statement: &str,
+        measurement: &str,
+        measured: String,
+    ) -> Claim {
         let claim = Claim::verdict(
             id,
             SECTION,
@@ -414,7 +450,11 @@ impl StageKind for CnnReport {
                 1.0,
                 "init scale of the second-saliency claims, the grids and the curves",
             ),
-            float("level", 0.95, "coverage of the bootstrap confidence intervals"),
+            float(
+                "level",
+                0.95,
+                "coverage of the bootstrap confidence intervals",
+            ),
             int("resamples", 10_000, "bootstrap resamples"),
             int(
                 "bootstrap_seed",
@@ -590,46 +630,47 @@ impl StageKind for CnnReport {
         }
 
         // The primary effect against the init scale and against ρ, with its CI.
-        let effect_chart = |title: String, x_label: &str, pick: &dyn Fn(&EffectRow) -> Option<f64>| {
-            let mut chart = LineChart {
-                title,
-                x_label: x_label.into(),
-                y_label: "Δ weak share (SAM − GD), early mean".into(),
-                x_scale: Scale::Log10,
-                hlines: vec![RefLine::new(0.0, "no effect (GD)")],
-                ..LineChart::default()
-            };
-            for (name, label, color) in &OPTIMIZERS[1..] {
-                let mut points: Vec<(f64, &EffectRow)> = rows
-                    .iter()
-                    .filter(|r| r.optimizer == *name && r.method == Method::GradCam)
-                    .filter_map(|r| pick(r).map(|x| (x, r)))
-                    .collect();
-                points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                if points.len() < 2 {
-                    continue;
+        let effect_chart =
+            |title: String, x_label: &str, pick: &dyn Fn(&EffectRow) -> Option<f64>| {
+                let mut chart = LineChart {
+                    title,
+                    x_label: x_label.into(),
+                    y_label: "Δ weak share (SAM − GD), early mean".into(),
+                    x_scale: Scale::Log10,
+                    hlines: vec![RefLine::new(0.0, "no effect (GD)")],
+                    ..LineChart::default()
+                };
+                for (name, label, color) in &OPTIMIZERS[1..] {
+                    let mut points: Vec<(f64, &EffectRow)> = rows
+                        .iter()
+                        .filter(|r| r.optimizer == *name && r.method == Method::GradCam)
+                        .filter_map(|r| pick(r).map(|x| (x, r)))
+                        .collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    if points.len() < 2 {
+                        continue;
+                    }
+                    chart.bands.push(Band {
+                        name: format!("{label} {:.0} % CI", 100.0 * params.level),
+                        x: points.iter().map(|p| p.0).collect(),
+                        lo: points.iter().map(|p| p.1.effect.interval.lo).collect(),
+                        hi: points.iter().map(|p| p.1.effect.interval.hi).collect(),
+                        color_index: *color,
+                    });
+                    chart.series.push(
+                        Series::new(
+                            *label,
+                            points
+                                .iter()
+                                .map(|p| (p.0, p.1.effect.interval.estimate))
+                                .collect(),
+                            *color,
+                        )
+                        .with_markers(),
+                    );
                 }
-                chart.bands.push(Band {
-                    name: format!("{label} {:.0} % CI", 100.0 * params.level),
-                    x: points.iter().map(|p| p.0).collect(),
-                    lo: points.iter().map(|p| p.1.effect.interval.lo).collect(),
-                    hi: points.iter().map(|p| p.1.effect.interval.hi).collect(),
-                    color_index: *color,
-                });
-                chart.series.push(
-                    Series::new(
-                        *label,
-                        points
-                            .iter()
-                            .map(|p| (p.0, p.1.effect.interval.estimate))
-                            .collect(),
-                        *color,
-                    )
-                    .with_markers(),
-                );
-            }
-            chart
-        };
+                chart
+            };
         let by_scale = effect_chart(
             "Δ weak share against the init scale (mini-batch, primary ρ)".into(),
             "init scale s_init",
@@ -705,14 +746,20 @@ fn write_tables(
 ) -> Result<(), AnalysisError> {
     let mut effects = Columns::new()
         .str("mode", rows.iter().map(|r| r.mode.to_string()).collect())
-        .str("optimizer", rows.iter().map(|r| r.optimizer.clone()).collect())
+        .str(
+            "optimizer",
+            rows.iter().map(|r| r.optimizer.clone()).collect(),
+        )
         .f64("rho", rows.iter().map(|r| r.rho).collect())
         .f64("init_scale", rows.iter().map(|r| r.init_scale).collect())
         .str(
             "saliency",
             rows.iter().map(|r| r.method.name().to_string()).collect(),
         )
-        .i64("seeds", rows.iter().map(|r| r.effect.seeds as i64).collect())
+        .i64(
+            "seeds",
+            rows.iter().map(|r| r.effect.seeds as i64).collect(),
+        )
         .f64(
             "delta_mean",
             rows.iter().map(|r| r.effect.interval.estimate).collect(),
@@ -845,11 +892,7 @@ fn key_tables(
                     .map(|r| r.rho)
                     .collect(),
             ),
-            format!(
-                "steps {} of {:?}",
-                early.join(", "),
-                first.steps
-            ),
+            format!("steps {} of {:?}", early.join(", "), first.steps),
         ]);
     }
     let ci = |e: &Effect| {
@@ -892,9 +935,7 @@ fn key_tables(
     let saliency_rows: Vec<Vec<String>> = rows
         .iter()
         .filter(|r| {
-            r.mode == MINI
-                && r.init_scale == reference
-                && r.rho == params.primary_rho(&r.optimizer)
+            r.mode == MINI && r.init_scale == reference && r.rho == params.primary_rho(&r.optimizer)
         })
         .map(|r| {
             vec![
@@ -981,9 +1022,10 @@ fn key_tables(
         KeyTableRecord {
             section: SECTION.into(),
             caption: format!(
-                "Second saliency method on the same images (mini-batch, init scale {reference}, \
-                 primary ρ): Grad-CAM (14×14, upsampled), |∇ₓ score| and |x ⊙ ∇ₓ score| (the \
-                 last is 0 wherever x = 0, i.e. on the background)"
+                "Saliency methods on the same images (mini-batch, init scale {reference}, primary \
+                 ρ): Grad-CAM (14×14, upsampled; the primary), |∇ₓ score| (the second method), \
+                 |x ⊙ ∇ₓ score| (0 wherever x = 0, i.e. on the background: tabled only) and \
+                 Grad-CAM over the maps with mass only (a diagnostic of the massless-map share)"
             ),
             columns: strings(&[
                 "optimizer",
@@ -1058,9 +1100,11 @@ fn claims(
                 .with_figure(FIG_INIT),
         );
     }
-    // Second saliency methods at the reference scale.
+    // The second saliency method at the reference scale: the input gradient (defined on every
+    // pixel, no upsampling). Gradient × input is 0 wherever x = 0, i.e. on nearly every weak pixel,
+    // so its weak share is near 0 by construction and it is tabled, not claimed.
     for row in rows.iter().filter(|r| {
-        r.method != Method::GradCam
+        r.method == Method::Gradient
             && r.mode == MINI
             && r.init_scale == reference
             && r.rho == params.primary_rho(&r.optimizer)
@@ -1107,7 +1151,12 @@ fn claims(
         let at = |scale: u64| -> Option<Vec<(i64, f64)>> {
             let sam = groups.get(&(MINI, name.to_string(), rho, scale))?;
             let gd = groups.get(&(MINI, "gd".to_string(), 0f64.to_bits(), scale))?;
-            Some(seed_effects(sam, gd, Method::GradCam, params.early_fraction))
+            Some(seed_effects(
+                sam,
+                gd,
+                Method::GradCam,
+                params.early_fraction,
+            ))
         };
         let (Some(d_small), Some(d_large)) = (at(small), at(large)) else {
             continue;
@@ -1186,7 +1235,10 @@ fn claims(
             f64::from_bits(*rho),
             f64::from_bits(*scale)
         );
-        if worst.as_ref().is_none_or(|(w, _)| mean < *w || mean.is_nan()) {
+        if worst
+            .as_ref()
+            .is_none_or(|(w, _)| mean < *w || mean.is_nan())
+        {
             worst = Some((mean, cell));
         }
     }
@@ -1292,7 +1344,9 @@ mod tests {
         assert_eq!(up.verdict_word(), "reproduced");
         // All six of one sign: exact two-sided signed-rank p = 2 / 2⁶.
         assert!((up.p.unwrap() - 2.0 / 64.0).abs() < 1e-12);
-        let down = Effect::of(&[-0.02, -0.03, -0.01, -0.04], &p).unwrap().unwrap();
+        let down = Effect::of(&[-0.02, -0.03, -0.01, -0.04], &p)
+            .unwrap()
+            .unwrap();
         assert_eq!(down.verdict_word(), "contradicted");
         let noise = Effect::of(&[0.05, -0.04, 0.03, -0.05, 0.01, -0.02], &p)
             .unwrap()
@@ -1302,7 +1356,10 @@ mod tests {
         assert_eq!(claim.outcome(), crate::claims::Verdict::Inconclusive);
         // Identical optimizers: every difference 0, the CI is the point 0, no signed-rank p.
         let zero = Effect::of(&[0.0; 5], &p).unwrap().unwrap();
-        assert_eq!((zero.interval.lo, zero.interval.hi, zero.p), (0.0, 0.0, None));
+        assert_eq!(
+            (zero.interval.lo, zero.interval.hi, zero.p),
+            (0.0, 0.0, None)
+        );
         assert_eq!(zero.verdict_word(), "inconclusive");
         assert!(Effect::of(&[], &p).unwrap().is_none());
     }

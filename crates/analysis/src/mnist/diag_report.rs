@@ -230,7 +230,11 @@ impl StageKind for DiagReport {
                 0.01,
                 "margin on the top-k mean strength (relative to max μ) for the claims",
             ),
-            float("level", 0.95, "coverage of the bootstrap CI over subsamples"),
+            float(
+                "level",
+                0.95,
+                "coverage of the bootstrap CI over subsamples",
+            ),
             int("resamples", 10_000, "bootstrap resamples"),
             int(
                 "bootstrap_seed",
@@ -560,8 +564,12 @@ fn l1mm_claims(runs: &[Run], params: &Params) -> Result<Vec<Claim>, AnalysisErro
     let mut claims = Vec::new();
     for (name, label) in [("sam-l2", "ℓ2-SAM"), ("gd", "GD")] {
         let gains = l1mm_gains(runs, name);
-        let Some(effect) =
-            Effect::with(&gains, params.level, params.resamples, params.bootstrap_seed)?
+        let Some(effect) = Effect::with(
+            &gains,
+            params.level,
+            params.resamples,
+            params.bootstrap_seed,
+        )?
         else {
             continue;
         };
@@ -637,10 +645,16 @@ fn l1mm_table(runs: &[Run]) -> KeyTableRecord {
                   initialisation and at the end, and with GD's final β on the same subsample \
                   (mean [min, max] over subsamples)"
             .into(),
-        columns: ["optimizer", "subsamples", "cos(β₀, ℓ1-MM)", "cos(β_T, ℓ1-MM)", "cos(β_T, β_T(GD))"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        columns: [
+            "optimizer",
+            "subsamples",
+            "cos(β₀, ℓ1-MM)",
+            "cos(β_T, ℓ1-MM)",
+            "cos(β_T, β_T(GD))",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         rows,
     }
 }
