@@ -40,7 +40,12 @@ fn run_targets(text: &str, profile: Option<&str>, targets: &[&str]) -> Ran {
     let file = root.join("pipeline.toml");
     std::fs::write(&file, text).expect("write pipeline");
     let mut registry = Registry::new();
-    for kind in analysis::kinds() {
+    for kind in stagekit::kinds()
+        .into_iter()
+        .chain(compute::kinds())
+        .chain(analysis::kinds())
+        .chain(page::kinds())
+    {
         registry.register_boxed(kind);
     }
     let mut config = Config::load(&file).expect("valid pipeline");
@@ -174,11 +179,7 @@ fn quick_profile_claims_pass_and_figures_exist() {
             }
             let records: Vec<analysis::artifacts::FigureRecord> = read_json(&index);
             for record in records {
-                assert!(
-                    analysis::SECTIONS
-                        .iter()
-                        .any(|(id, _)| *id == record.section)
-                );
+                assert!(page::SECTIONS.iter().any(|(id, _)| *id == record.section));
                 for file in [record.svg(), record.png()] {
                     let path = ran.reports().join(&file);
                     let size = std::fs::metadata(&path)

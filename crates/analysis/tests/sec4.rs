@@ -40,7 +40,12 @@ struct Outcome {
 fn run_profile(profile: &str) -> Outcome {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut registry = Registry::new();
-    for kind in analysis::kinds() {
+    for kind in stagekit::kinds()
+        .into_iter()
+        .chain(compute::kinds())
+        .chain(analysis::kinds())
+        .chain(page::kinds())
+    {
         registry.register(Boxed(kind));
     }
     let mut config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
@@ -113,7 +118,7 @@ fn quick_profile_claims_pass_and_figures_are_published() {
         assert!(claim.id.starts_with("s4."), "{}", claim.id);
         assert!(claim.pass, "{} failed: {}", claim.id, claim.measured);
     }
-    let sections: Vec<&str> = analysis::SECTIONS.iter().map(|(id, _)| *id).collect();
+    let sections: Vec<&str> = page::SECTIONS.iter().map(|(id, _)| *id).collect();
     assert!(!outcome.figures.is_empty());
     for figure in &outcome.figures {
         assert!(

@@ -195,17 +195,7 @@ impl StageKind for DiagReport {
         "mnist.diag_report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "mnist/diag_report.rs",
-                "mnist/common.rs",
-                "mnist/report_common.rs",
-                "mnist/diag.rs",
-                "mnist/cnn_report.rs",
-                "runs/stop.rs"
-            ],
-            ["figures", "numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

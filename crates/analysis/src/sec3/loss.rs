@@ -44,10 +44,7 @@ impl StageKind for Loss {
         "sec3.loss"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/loss.rs", "sec3/common.rs", "runs/output.rs"],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -62,15 +62,7 @@ impl StageKind for MultiSample {
         "sec3.multisample"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec3/multisample.rs",
-                "sec3/common.rs",
-                "runs/output.rs",
-                "runs/data.rs"
-            ],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-multisample")])

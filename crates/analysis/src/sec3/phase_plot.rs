@@ -65,17 +65,7 @@ impl StageKind for Phase {
         "sec3.phase"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec3/phase_plot.rs",
-                "sec3/phase.rs",
-                "sec3/common.rs",
-                "runs/spec.rs",
-                "runs/data.rs",
-                "runs/stop.rs"
-            ],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

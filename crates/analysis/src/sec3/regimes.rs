@@ -110,10 +110,7 @@ impl StageKind for Regimes {
         "sec3.regimes"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/regimes.rs", "sec3/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-linf-regimes")])

@@ -1,125 +1,20 @@
-//! `sec4.dominant_column` (one cached task per uniform init scale α: the dominant index over a τ grid
-//! from the C-ODE) and `sec4.initscale` (the α × τ heatmap with the regime boundaries α_c, a_k, and the
-//! Thm 4.5 monotonicity check on every τ row).
+//! `sec4.initscale`: the α × τ heatmap of the `sec4.dominant_column` tasks (crate `compute`) with the
+//! regime boundaries α_c, a_k, and the Thm 4.5 monotonicity check on every τ row.
 
+use compute::sec4::dominant_column::{COLLAPSED, COLUMN_FILE, DominantColumn};
 use figures::{Class, Heatmap, HeatmapCells, RefLine, render_heatmap};
-use numerics::theory::l2::{COdeOptions, L2Config, solve_c_ode};
 use numerics::theory::regimes;
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError, Work};
-use serde::{Deserialize, Serialize};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
+use serde::Deserialize;
 
-use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures, write_json};
+use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
-use crate::sec4::common::{figure_error, float, float_vec, fmt_opt, int};
+use crate::sec4::common::{figure_error, float, float_vec, fmt_opt};
 use crate::table::{Columns, write_and_publish};
 
 const SECTION: &str = "initscale";
 const FIG_HEATMAP: &str = "s4_initscale_heatmap";
-const COLUMN_FILE: &str = "column.json";
-/// The class of cells after the flow has collapsed to the origin (B5.6 regime 1).
-pub const COLLAPSED: i64 = -1;
-
-/// The τ grid shared by every column: `n_tau + 1` equally spaced points on [0, tau_max].
-pub fn tau_grid(tau_max: f64, n_tau: usize) -> Vec<f64> {
-    (0..=n_tau)
-        .map(|i| tau_max * i as f64 / n_tau as f64)
-        .collect()
-}
-
-/// One column of the heatmap.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DominantColumn {
-    pub alpha: f64,
-    pub rho: f64,
-    pub mu: Vec<f64>,
-    pub taus: Vec<f64>,
-    /// 0-based dominant index at each τ, or [`COLLAPSED`] after the flow's finite-τ end.
-    pub dominant: Vec<i64>,
-    pub collapse_time: Option<f64>,
-}
-
-/// The dominant index along the C-ODE of the uniform init α on the τ grid.
-pub fn dominant_column(
-    mu: &[f64],
-    rho: f64,
-    alpha: f64,
-    taus: &[f64],
-) -> Result<DominantColumn, AnalysisError> {
-    let tau_max = taus.iter().copied().fold(1e-9, f64::max);
-    let solution = solve_c_ode(
-        &L2Config::uniform(mu, alpha, rho)?,
-        &COdeOptions::until(tau_max),
-    )?;
-    let collapse_time = solution.collapse_time();
-    let dominant = taus
-        .iter()
-        .map(|&tau| match collapse_time {
-            Some(end) if tau >= end => COLLAPSED,
-            _ => solution.dominant_at(tau) as i64,
-        })
-        .collect();
-    Ok(DominantColumn {
-        alpha,
-        rho,
-        mu: mu.to_vec(),
-        taus: taus.to_vec(),
-        dominant,
-        collapse_time,
-    })
-}
-
-/// The `sec4.dominant_column` kind (sweep `alpha` for one task per column).
-pub struct DominantColumnKind;
-
-#[derive(Deserialize)]
-struct ColumnParams {
-    mu: Vec<f64>,
-    rho: f64,
-    alpha: f64,
-    tau_max: f64,
-    n_tau: usize,
-}
-
-impl StageKind for DominantColumnKind {
-    fn name(&self) -> &'static str {
-        "sec4.dominant_column"
-    }
-    fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/initscale.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
-    }
-    fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![
-            float_vec(
-                "mu",
-                vec![1.0, 2.0, 3.0, 4.0, 5.0],
-                "the single example μ (strictly increasing)",
-            ),
-            float("rho", 1.0, "ℓ2-SAM radius ρ"),
-            float("alpha", 0.4, "uniform init scale α of this column").sweepable(),
-            float("tau_max", 10.0, "last τ of the grid"),
-            int("n_tau", 200, "number of τ intervals of the grid"),
-        ])
-    }
-    fn work(&self, params: &serde_json::Value) -> Option<Work> {
-        let p: ColumnParams = serde_json::from_value(params.clone()).ok()?;
-        // Each grid point reads the C-ODE's dense output and ranks the d coordinates.
-        Some(Work {
-            units: (p.n_tau as f64 + 1.0) * p.mu.len().max(1) as f64,
-            key: "n_tau",
-            formula: "(n_tau + 1) × d",
-        })
-    }
-    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
-        let p: ColumnParams = ctx.params()?;
-        let column = dominant_column(&p.mu, p.rho, p.alpha, &tau_grid(p.tau_max, p.n_tau))?;
-        write_json(&ctx.out_dir.join(COLUMN_FILE), &column)?;
-        Ok(())
-    }
-}
 
 /// The `sec4.initscale` kind: gathers the columns.
 pub struct InitScale;
@@ -163,10 +58,7 @@ impl StageKind for InitScale {
         "sec4.initscale"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/initscale.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -456,26 +348,6 @@ mod tests {
             None
         );
         assert_eq!(first_non_monotone_row(&[vec![0, 1], vec![2, 1]]), Some(1));
-    }
-
-    #[test]
-    fn column_matches_spec_b57_table() {
-        // B5.7 (μ = 1..5, ρ = 1): at τ = 2 the dominant index (1-based) is 1 for α = 0.35 and 4 for α = 0.40;
-        // at τ = 3, 5 for α = 0.40. Exact C-ODE, so the integer indices must agree exactly.
-        let mu = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let taus = [2.0, 3.0];
-        assert_eq!(
-            dominant_column(&mu, 1.0, 0.35, &taus).unwrap().dominant,
-            vec![0, 0]
-        );
-        assert_eq!(
-            dominant_column(&mu, 1.0, 0.40, &taus).unwrap().dominant,
-            vec![3, 4]
-        );
-        // Below α_c the flow ends at a finite τ, after which cells are "collapsed".
-        let low = dominant_column(&mu, 1.0, 0.30, &[0.0, 50.0]).unwrap();
-        assert!(low.collapse_time.is_some());
-        assert_eq!(low.dominant[1], COLLAPSED);
     }
 
     #[test]

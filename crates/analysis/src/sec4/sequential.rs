@@ -63,10 +63,7 @@ impl StageKind for Sequential {
         "sec4.sequential"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/sequential.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -43,10 +43,7 @@ impl StageKind for Timescale {
         "sec4.timescale"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/timescale.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -137,15 +137,7 @@ impl StageKind for PhaseGrid {
         "sec3.phase_grid"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec3/phase.rs",
-                "runs/spec.rs",
-                "runs/data.rs",
-                "runs/stop.rs"
-            ],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let float = |min| ParamType::Float {
