@@ -709,6 +709,16 @@ fn closest_scale(runs: &[Run], target: f64) -> f64 {
         .unwrap_or(target)
 }
 
+/// Mean, min, max over the runs of their final test accuracy.
+fn final_test_accuracy(runs: &[&Run]) -> (f64, f64, f64) {
+    spread(
+        &runs
+            .iter()
+            .map(|r| r.test_acc.last().copied().unwrap_or(f64::NAN))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Mean, min, max over the runs of `values(run)` at each checkpoint of the first run.
 fn band(runs: &[&Run], values: impl Fn(&Run) -> &Vec<f64>) -> Vec<(i64, f64, f64, f64)> {
     runs[0]
@@ -781,11 +791,7 @@ fn write_tables(
     let (mut acc_min, mut acc_max, mut loss, mut early_share) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((mode, optimizer, rho, scale), list) in groups {
-        let finals: Vec<f64> = list
-            .iter()
-            .map(|r| r.test_acc.last().copied().unwrap_or(f64::NAN))
-            .collect();
-        let (mean, lo, hi) = spread(&finals);
+        let (mean, lo, hi) = final_test_accuracy(list);
         cells.0.push(mode.to_string());
         cells.1.push(optimizer.clone());
         cells.2.push(f64::from_bits(*rho));
@@ -944,11 +950,7 @@ fn key_tables(
     let accuracy: Vec<Vec<String>> = groups
         .iter()
         .map(|((mode, optimizer, rho, scale), list)| {
-            let finals: Vec<f64> = list
-                .iter()
-                .map(|r| r.test_acc.last().copied().unwrap_or(f64::NAN))
-                .collect();
-            let (mean, lo, hi) = spread(&finals);
+            let (mean, lo, hi) = final_test_accuracy(list);
             vec![
                 mode.to_string(),
                 optimizer_label(optimizer).to_string(),
@@ -1214,13 +1216,7 @@ fn claims(
     // Every cell learns the task.
     let mut worst: Option<(f64, String)> = None;
     for ((mode, optimizer, rho, scale), list) in groups {
-        let mean = spread(
-            &list
-                .iter()
-                .map(|r| r.test_acc.last().copied().unwrap_or(f64::NAN))
-                .collect::<Vec<_>>(),
-        )
-        .0;
+        let mean = final_test_accuracy(list).0;
         let cell = format!(
             "{mode} {} ρ = {} s = {}",
             optimizer_label(optimizer),
