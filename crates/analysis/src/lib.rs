@@ -51,6 +51,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "Multi-sample data: Gaussian clusters at ±(1, 2)",
     ),
     (
+        "mechanism",
+        "The mechanism by ablation: unnormalised SAM (USAM) against ℓ2-SAM and GD",
+    ),
+    (
         "mnist",
         "Real data: MNIST, a CNN, Grad-CAM and diagonal networks on pixels",
     ),
