@@ -14,6 +14,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod mnist;
 pub mod params;
+pub mod relu;
 pub mod report_stage;
 pub mod rundiff;
 pub mod runs;
@@ -55,6 +56,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "The mechanism by ablation: unnormalised SAM (USAM) against ℓ2-SAM and GD",
     ),
     (
+        "relu",
+        "A two-layer ReLU network: does minor-first survive the non-linearity?",
+    ),
+    (
         "mnist",
         "Real data: MNIST, a CNN, Grad-CAM and diagonal networks on pixels",
     ),
@@ -71,5 +76,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
     kinds.extend(sec3::kinds());
     kinds.extend(sec4::kinds());
     kinds.extend(mnist::kinds());
+    kinds.extend(relu::kinds());
     kinds
 }

@@ -132,7 +132,7 @@ impl StageKind for UsamAblation {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec4/usam.rs", "sec4/common.rs", "runs/output.rs"],
+            ["sec4/usam.rs", "sec4/sequential.rs", "sec4/common.rs", "runs/output.rs"],
             ["numerics", "figures"]
         )
     }
