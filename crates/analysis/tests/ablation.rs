@@ -76,7 +76,8 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
     for task in selected.iter().map(|&id| &plan.tasks()[id]) {
         let object = store.object_dir(&task.key);
         if object.join(LEDGER_FILE).exists() {
-            claims.extend(analysis::claims::read_ledger(&object.join(LEDGER_FILE)).expect("ledger"));
+            claims
+                .extend(analysis::claims::read_ledger(&object.join(LEDGER_FILE)).expect("ledger"));
         }
         let index = object.join(analysis::artifacts::FIGURES_FILE);
         if index.exists() {
@@ -86,7 +87,12 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
         }
     }
     for claim in &claims {
-        eprintln!("{} {}: {}", claim.outcome().word(), claim.id, claim.measured);
+        eprintln!(
+            "{} {}: {}",
+            claim.outcome().word(),
+            claim.id,
+            claim.measured
+        );
     }
     for id in [
         "s4.usam.small_rho",
@@ -130,7 +136,11 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
     let sections: Vec<&str> = analysis::SECTIONS.iter().map(|(id, _)| *id).collect();
     assert_eq!(figures.len(), 3, "{figures:?}");
     for figure in &figures {
-        assert!(sections.contains(&figure.section.as_str()), "{}", figure.section);
+        assert!(
+            sections.contains(&figure.section.as_str()),
+            "{}",
+            figure.section
+        );
         for file in [figure.svg(), figure.png()] {
             let path = config.reports.join(&file);
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -139,7 +149,11 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
     }
     for table in ["s4_usam_ablation", "relu_seeds"] {
         assert!(
-            config.reports.join("tables").join(format!("{table}.csv")).exists(),
+            config
+                .reports
+                .join("tables")
+                .join(format!("{table}.csv"))
+                .exists(),
             "table {table}"
         );
     }

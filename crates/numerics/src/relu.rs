@@ -372,7 +372,16 @@ mod tests {
         let mut gd = theta.clone();
         let mut l2 = theta.clone();
         let mut ws = ReluWorkspace::new(shape);
-        step(shape, &mut gd, &data, Optimizer::Gd, Clock::Original, 0.1, &mut ws).unwrap();
+        step(
+            shape,
+            &mut gd,
+            &data,
+            Optimizer::Gd,
+            Clock::Original,
+            0.1,
+            &mut ws,
+        )
+        .unwrap();
         step(
             shape,
             &mut l2,
@@ -445,7 +454,10 @@ mod tests {
             }
         }
         for (a, b) in r.iter().zip(&expected) {
-            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{r:?} vs {expected:?}");
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{r:?} vs {expected:?}"
+            );
         }
     }
 

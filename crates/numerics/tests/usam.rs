@@ -236,14 +236,22 @@ fn crate_c_ode_for_usam_matches_the_independent_rk4_and_predicts_the_discrete_se
     let mut w = [[0.36; 5]; 2];
     let mut leaders = vec![];
     for _ in 0..12_000 {
-        single_example_step::<2, 5>(&mut w, &mu5, Optimizer::Usam { rho: 1.0 }, Clock::Rescaled, 1e-3)
-            .unwrap();
+        single_example_step::<2, 5>(
+            &mut w,
+            &mu5,
+            Optimizer::Usam { rho: 1.0 },
+            Clock::Rescaled,
+            1e-3,
+        )
+        .unwrap();
         let beta: Vec<f64> = (0..5).map(|j| w[0][j] * w[1][j]).collect();
         let lead = (0..5).max_by(|&a, &b| beta[a].total_cmp(&beta[b])).unwrap();
         if leaders.last() != Some(&lead) {
             leaders.push(lead);
         }
     }
-    let predicted: Vec<usize> = std::iter::once(first).chain(switches.iter().map(|s| s.to)).collect();
+    let predicted: Vec<usize> = std::iter::once(first)
+        .chain(switches.iter().map(|s| s.to))
+        .collect();
     assert_eq!(leaders, predicted, "switches {switches:?}");
 }

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
-use crate::relu::train::{ReluRow, ReluRun};
 use crate::params::float;
+use crate::relu::train::{ReluRow, ReluRun};
 use crate::table::{Columns, write_and_publish};
 
 const SECTION: &str = "relu";
@@ -195,7 +195,9 @@ impl StageKind for ReluReport {
                 if sam.is_empty() {
                     continue;
                 }
-                claims.push(minor_first_claim(label, mean, optimizer, &sam, &gd, gd_peak));
+                claims.push(minor_first_claim(
+                    label, mean, optimizer, &sam, &gd, gd_peak,
+                ));
                 claims.push(major_last_claim(label, mean, optimizer, &sam));
             }
             figures.push(render(ctx, label, mean, &stats)?);
@@ -325,8 +327,14 @@ fn write_table(ctx: &TaskContext<'_>, stats: &[SeedStats<'_>]) -> Result<(), Ana
         )
         .f64("rho", stats.iter().map(|s| s.run.rho).collect())
         .u64("seed", stats.iter().map(|s| s.run.seed).collect())
-        .f64("peak_minor_advantage", stats.iter().map(|s| s.peak).collect())
-        .f64("final_minor_advantage", stats.iter().map(|s| s.end).collect())
+        .f64(
+            "peak_minor_advantage",
+            stats.iter().map(|s| s.peak).collect(),
+        )
+        .f64(
+            "final_minor_advantage",
+            stats.iter().map(|s| s.end).collect(),
+        )
         .opt_f64(
             "first_learned_step",
             stats
@@ -418,7 +426,11 @@ mod tests {
         // Values 1, 2, 3: mean 2, sd 1, half-width t_{0.975,2}·1/√3 = 4.303/√3.
         let (m, lo, hi) = mean_ci(&[1.0, 2.0, 3.0]).unwrap();
         let half = 4.303 / 3f64.sqrt();
-        assert!((m - 2.0).abs() < 1e-15 && (lo - (2.0 - half)).abs() < 1e-12 && (hi - (2.0 + half)).abs() < 1e-12);
+        assert!(
+            (m - 2.0).abs() < 1e-15
+                && (lo - (2.0 - half)).abs() < 1e-12
+                && (hi - (2.0 + half)).abs() < 1e-12
+        );
         assert!(mean_ci(&[1.0]).is_none() && mean_ci(&[1.0, f64::NAN]).is_none());
         assert_eq!(minor_advantage(&[1.0, 3.0]), -0.5);
         assert_eq!(minor_advantage(&[2.0, -1.0, 1.0]), 1.0 / 3.0);

@@ -60,7 +60,11 @@ struct Measured<'a> {
     predicted: String,
 }
 
-fn measure<'a>(run: &'a LoadedRun, mu: &[f64], tau_end: f64) -> Result<Measured<'a>, AnalysisError> {
+fn measure<'a>(
+    run: &'a LoadedRun,
+    mu: &[f64],
+    tau_end: f64,
+) -> Result<Measured<'a>, AnalysisError> {
     let d = mu.len();
     let switches = measured_switches(&run.rows);
     let first = run
@@ -85,16 +89,20 @@ fn measure<'a>(run: &'a LoadedRun, mu: &[f64], tau_end: f64) -> Result<Measured<
     let s = &run.summary;
     let complete = s.stop == "completed" && s.final_tau >= tau_end * (1.0 - 1e-9);
     let predicted = match s.optimizer.as_str() {
-        "usam" => predicted_sequence(&solve_c_ode(
-            &L2Config::usam(mu, &s.alpha, s.rho)?,
-            &COdeOptions::until(tau_end),
-        )?)
-        .0,
-        "sam-l2" => predicted_sequence(&solve_c_ode(
-            &L2Config::new(mu, &s.alpha, s.rho)?,
-            &COdeOptions::until(tau_end),
-        )?)
-        .0,
+        "usam" => {
+            predicted_sequence(&solve_c_ode(
+                &L2Config::usam(mu, &s.alpha, s.rho)?,
+                &COdeOptions::until(tau_end),
+            )?)
+            .0
+        }
+        "sam-l2" => {
+            predicted_sequence(&solve_c_ode(
+                &L2Config::new(mu, &s.alpha, s.rho)?,
+                &COdeOptions::until(tau_end),
+            )?)
+            .0
+        }
         _ => String::new(),
     };
     Ok(Measured {
@@ -132,7 +140,12 @@ impl StageKind for UsamAblation {
     }
     fn fingerprint(&self) -> &'static str {
         crate::fingerprint!(
-            ["sec4/usam.rs", "sec4/sequential.rs", "sec4/common.rs", "runs/output.rs"],
+            [
+                "sec4/usam.rs",
+                "sec4/sequential.rs",
+                "sec4/common.rs",
+                "runs/output.rs"
+            ],
             ["numerics", "figures"]
         )
     }
@@ -378,7 +391,10 @@ fn matched_setup_claim(
 
 /// Our discrete USAM / ℓ2-SAM runs against our C-ODE derivation: a consistency check, not evidence.
 fn c_ode_claim(measured: &[Measured<'_>]) -> Claim {
-    let sam: Vec<&Measured<'_>> = measured.iter().filter(|m| !m.predicted.is_empty()).collect();
+    let sam: Vec<&Measured<'_>> = measured
+        .iter()
+        .filter(|m| !m.predicted.is_empty())
+        .collect();
     let off: Vec<String> = sam
         .iter()
         .filter(|m| m.text != m.predicted)
@@ -431,10 +447,7 @@ fn render(
     let mut alphas: Vec<f64> = measured.iter().map(|m| m.alpha).collect();
     alphas.sort_by(f64::total_cmp);
     alphas.dedup();
-    let d = measured
-        .first()
-        .map_or(5, |m| m.run.summary.d)
-        .max(1);
+    let d = measured.first().map_or(5, |m| m.run.summary.d).max(1);
     let mut panels = Vec::new();
     for &alpha in &alphas {
         let mut series = Vec::new();
