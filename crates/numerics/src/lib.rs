@@ -16,6 +16,7 @@ pub mod model;
 pub mod ode;
 pub mod optim;
 pub mod relu;
+pub mod stats;
 pub mod sweep;
 pub mod theory;
 pub mod trajectory;
