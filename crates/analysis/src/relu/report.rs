@@ -7,10 +7,12 @@
 //! minor advantage A(t) = (max_{k<d}|β_k| − |β_d|)/(max_{k<d}|β_k| + |β_d|) ∈ [−1, 1]: A > 0 iff a minor
 //! coordinate leads. Steps count only once the learned signal dominates the random init,
 //! ‖β_eff(t)‖ ≥ `learned_factor`·‖β_eff(0)‖. Per seed: the peak A over those steps and A at the last step.
-//! Over seeds: the mean with a 95 % Student-t interval; a claim is decided by where the interval lies
-//! (above 0, below 0, or across it: inconclusive). GD through the same code is the negative control.
+//! Over seeds: the mean with a 95 % percentile bootstrap interval ([`numerics::stats`]); a claim is decided
+//! by where the interval lies (above 0, below 0, or across it: inconclusive), and the SAM–GD difference
+//! paired by seed is reported with its signed-rank p. GD through the same code is the negative control.
 
 use figures::{LegendPosition, LineChart, PanelGrid, RefLine, Series, render_panel_grid};
+use numerics::stats::{Decision, Interval, bootstrap_mean_ci, signed_rank};
 use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
 
@@ -31,24 +33,44 @@ struct Params {
     learned_factor: f64,
 }
 
-/// Two-sided 95 % Student-t quantiles t_{0.975, df} for df = 1 … 30 (standard tables).
-const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
-];
+/// Resamples and stream seed of the bootstrap intervals (fixed: the same runs give the same interval).
+const RESAMPLES: usize = 10_000;
+const BOOTSTRAP_SEED: u64 = 0;
 
-/// Mean and 95 % Student-t interval of the mean over seeds; `None` for fewer than 2 values or any NaN.
-/// (df > 30 uses df = 30's quantile, slightly conservative.)
+/// (mean, lo, hi) of the 95 % percentile bootstrap interval of the mean over seeds
+/// ([`numerics::stats::bootstrap_mean_ci`]); `None` for fewer than 2 values or any non-finite value.
 pub fn mean_ci(values: &[f64]) -> Option<(f64, f64, f64)> {
-    if values.len() < 2 || values.iter().any(|v| !v.is_finite()) {
+    if values.len() < 2 {
         return None;
     }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let half = T975[(values.len() - 2).min(29)] * (var / n).sqrt();
-    Some((mean, mean - half, mean + half))
+    bootstrap_mean_ci(values, 0.95, RESAMPLES, BOOTSTRAP_SEED)
+        .ok()
+        .map(|ci| (ci.estimate, ci.lo, ci.hi))
+}
+
+/// Two-sided p of the Wilcoxon signed-rank test on SAM − GD paired by seed (for the claim text).
+fn paired_p(
+    sam: &[&SeedStats<'_>],
+    gd: &[&SeedStats<'_>],
+    f: impl Fn(&SeedStats<'_>) -> f64,
+) -> String {
+    let diffs: Vec<f64> = sam
+        .iter()
+        .filter_map(|s| {
+            gd.iter()
+                .find(|g| g.run.seed == s.run.seed)
+                .map(|g| f(s) - f(g))
+        })
+        .collect();
+    signed_rank(&diffs).map_or_else(
+        |_| "signed-rank test n/a".into(),
+        |t| {
+            format!(
+                "paired signed-rank p = {:.3} over {} seeds",
+                t.p_two_sided, t.n
+            )
+        },
+    )
 }
 
 /// A(β) = (max_{k<d}|β_k| − |β_d|)/(max_{k<d}|β_k| + |β_d|) (0 for β = 0).
@@ -127,12 +149,20 @@ fn optimizer_name(name: &str) -> &str {
     }
 }
 
-/// Above 0 → Some(true), below 0 → Some(false), across 0 or undecidable → None.
+/// Above 0 → Some(true), below 0 → Some(false), across 0 or undecidable → None
+/// ([`Decision::from_interval`] against a positive prediction).
 fn side(ci: Option<(f64, f64, f64)>) -> Option<bool> {
-    match ci {
-        Some((_, lo, _)) if lo > 0.0 => Some(true),
-        Some((_, _, hi)) if hi < 0.0 => Some(false),
-        _ => None,
+    let (estimate, lo, hi) = ci?;
+    let interval = Interval {
+        estimate,
+        lo,
+        hi,
+        level: 0.95,
+    };
+    match Decision::from_interval(interval, 1.0) {
+        Decision::Supports => Some(true),
+        Decision::Opposes => Some(false),
+        Decision::Undecided => None,
     }
 }
 
@@ -214,7 +244,7 @@ fn fig_id(label: &str) -> String {
 }
 
 const MEASUREMENT: &str = "A = (max_{k<d}|β_eff,k| − |β_eff,d|)/(max_{k<d}|β_eff,k| + |β_eff,d|) with β_eff = meanᵢ ∇ₓf(xᵢ), \
-    over logged steps with ‖β_eff‖ ≥ k‖β_eff(0)‖ (k = learned_factor); mean over seeds with a 95 % Student-t interval";
+    over logged steps with ‖β_eff‖ ≥ k‖β_eff(0)‖ (k = learned_factor); mean over seeds with a 95 % bootstrap interval";
 
 fn gd_claim(
     label: &str,
@@ -271,13 +301,14 @@ fn minor_first_claim(
         "reproduced iff the SAM interval lies above 0 and GD's below 0; contradicted iff SAM's lies below 0 \
          or GD's above 0; else inconclusive",
         format!(
-            "{name} (ρ = {}) peak A {} over {} seeds (per seed {}); GD {} over {} seeds",
+            "{name} (ρ = {}) peak A {} over {} seeds (per seed {}); GD {} over {} seeds; {}",
             sam[0].run.rho,
             fmt_ci(ci),
             sam.len(),
             per_seed(sam, |s| s.peak),
             fmt_ci(gd_ci),
-            gd.len()
+            gd.len(),
+            paired_p(sam, gd, |s| s.peak)
         ),
         reproduced,
     )
@@ -422,15 +453,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn t_interval_and_minor_advantage_by_hand() {
-        // Values 1, 2, 3: mean 2, sd 1, half-width t_{0.975,2}·1/√3 = 4.303/√3.
+    fn interval_and_minor_advantage_by_hand() {
+        // The bootstrap interval of 1, 2, 3 lies inside [1, 3] and around the mean 2.
         let (m, lo, hi) = mean_ci(&[1.0, 2.0, 3.0]).unwrap();
-        let half = 4.303 / 3f64.sqrt();
-        assert!(
-            (m - 2.0).abs() < 1e-15
-                && (lo - (2.0 - half)).abs() < 1e-12
-                && (hi - (2.0 + half)).abs() < 1e-12
-        );
+        assert!((m - 2.0).abs() < 1e-15 && (1.0..2.0).contains(&lo) && hi > 2.0 && hi <= 3.0);
         assert!(mean_ci(&[1.0]).is_none() && mean_ci(&[1.0, f64::NAN]).is_none());
         assert_eq!(minor_advantage(&[1.0, 3.0]), -0.5);
         assert_eq!(minor_advantage(&[2.0, -1.0, 1.0]), 1.0 / 3.0);
