@@ -102,11 +102,12 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
         "s4.usam.matched_rho.setup",
         "s4.usam.c_ode_sequence",
         "relu.mu12.gd_major_throughout",
-        "relu.mu12.minor_first.sam-l2",
-        "relu.mu12.minor_first.sam-linf",
-        "relu.mu12.major_last.sam-l2",
-        "relu.mu1to5.minor_first.sam-l2",
-        "relu.mu1to5.major_last.sam-linf",
+        "relu.mu12.minor_first.sam-l2.rho1",
+        "relu.mu12.minor_first.sam-l2.rho0.3",
+        "relu.mu12.minor_first.sam-linf.rho0.10206207261596577",
+        "relu.mu12.major_last.sam-l2.rho1",
+        "relu.mu1to5.minor_first.sam-l2.rho0.1",
+        "relu.mu1to5.major_last.sam-linf.rho0.07216878364870323",
     ] {
         assert!(claims.iter().any(|c| c.id == id), "missing claim {id}");
     }

@@ -265,9 +265,9 @@ mod tests {
             .map(|seed| init(shape, 0.5, seed).unwrap())
             .find(|theta| {
                 let (w, _) = theta.split_at(shape.width * d);
-                data.x().chunks_exact(d).all(|x| {
-                    w.chunks_exact(d).all(|wj| dot(wj, x).abs() > 1e-3)
-                })
+                data.x()
+                    .chunks_exact(d)
+                    .all(|x| w.chunks_exact(d).all(|wj| dot(wj, x).abs() > 1e-3))
             })
             .expect("an init away from the kinks");
         (shape, theta, data)
