@@ -119,11 +119,15 @@ pub fn gradient_in(
     let n = data.n() as f64;
     grad.fill(0.0);
     let (w, a) = theta.split_at(m * d);
-    let margins: Vec<f64> = data
-        .x()
-        .chunks_exact(d)
+    // Pre-activations of every (example, neuron), row after row: one pass over X for margins and gradient.
+    let mut pre = Vec::with_capacity(data.n() * m);
+    for x in data.x().chunks_exact(d) {
+        pre.extend(w.chunks_exact(d).map(|wj| dot(wj, x)));
+    }
+    let margins: Vec<f64> = pre
+        .chunks_exact(m)
         .zip(data.y())
-        .map(|(x, y)| y * output(shape, theta, x))
+        .map(|(p, y)| y * p.iter().zip(a).map(|(p, aj)| aj * p.max(0.0)).sum::<f64>())
         .collect();
     let total = margins.iter().map(|&u| logistic_loss(u)).sum::<f64>() / n;
     // Per-example factor multiplying −yᵢ ∂f(xᵢ)/∂θ.
@@ -138,11 +142,13 @@ pub fn gradient_in(
         }
     };
     let (gw, ga) = grad.split_at_mut(m * d);
-    let mut pre = vec![0.0; m];
-    for ((x, &y), &factor) in data.x().chunks_exact(d).zip(data.y()).zip(&factors) {
-        for (p, wj) in pre.iter_mut().zip(w.chunks_exact(d)) {
-            *p = dot(wj, x);
-        }
+    for (((x, &y), &factor), pre) in data
+        .x()
+        .chunks_exact(d)
+        .zip(data.y())
+        .zip(&factors)
+        .zip(pre.chunks_exact(m))
+    {
         let s = -factor * y;
         for (j, &p) in pre.iter().enumerate() {
             if p > 0.0 {

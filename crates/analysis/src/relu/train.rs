@@ -23,6 +23,7 @@ pub struct ReluTrain;
 #[derive(Debug, Clone, Deserialize)]
 struct Params {
     label: String,
+    group: String,
     mean: Vec<f64>,
     sigma: f64,
     n_per_class: i64,
@@ -51,6 +52,8 @@ pub struct ReluRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReluRun {
     pub label: String,
+    #[serde(default)]
+    pub group: String,
     pub mean: Vec<f64>,
     pub optimizer: String,
     pub rho: f64,
@@ -92,6 +95,11 @@ impl StageKind for ReluTrain {
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
             string("label", "", "data set name used by the report (e.g. mu12)"),
+            string(
+                "group",
+                "",
+                "free group name (\"post-hoc\": added after results were seen)",
+            ),
             float_vec("mean", vec![1.0, 2.0], "cluster centre: x ~ N(y·mean, σ²I)"),
             float("sigma", 0.3, "cluster standard deviation σ"),
             positive_int("n_per_class", 50, "points per label"),
@@ -162,9 +170,12 @@ impl StageKind for ReluTrain {
         let every = p.log_every as u64;
         let mut stop = "completed";
         for k in 0..=steps {
-            effective_weight(shape, &theta, &data, &mut beta);
-            let capped = beta.iter().map(|b| b * b).sum::<f64>().sqrt() > p.beta_cap;
-            if k % every == 0 || k == steps || capped {
+            // The cap is checked at logged steps (every `log_every`), where β_eff is computed anyway.
+            let logged = k % every == 0 || k == steps;
+            let mut capped = false;
+            if logged {
+                effective_weight(shape, &theta, &data, &mut beta);
+                capped = beta.iter().map(|b| b * b).sum::<f64>().sqrt() > p.beta_cap;
                 rows.push(ReluRow {
                     step: k,
                     loss: loss(shape, &theta, &data),
@@ -182,6 +193,7 @@ impl StageKind for ReluTrain {
         }
         let run = ReluRun {
             label: p.label,
+            group: p.group,
             mean: p.mean,
             optimizer: p.optimizer,
             rho: p.rho,

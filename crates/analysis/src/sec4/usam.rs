@@ -226,6 +226,14 @@ fn fmt_tau(tau: Option<f64>) -> String {
     tau.map_or_else(|| "not reached".into(), |t| format!("{t:.3}"))
 }
 
+fn indices(n: usize) -> String {
+    if n == 1 {
+        "1 index".into()
+    } else {
+        format!("{n} indices")
+    }
+}
+
 fn gd_at(gd: &[&Measured<'_>], alpha: f64) -> Option<String> {
     gd.iter().find(|m| m.alpha == alpha).map(|m| m.text.clone())
 }
@@ -278,15 +286,20 @@ fn ablation_claim(
         };
         all_hold &= holds;
         any_contradicts |= contradicts;
+        let rho_name = if matches!(rule, Rule::Matched) {
+            "ρ_U"
+        } else {
+            "ρ"
+        };
         parts.push(format!(
-            "α = {}, ρ_U = {:.5}: USAM {} ({} indices, τ_major {}), ℓ2-SAM {} ({} indices, τ_major {}), GD {}",
+            "α = {}, {rho_name} = {:.5}: USAM {} ({}, τ_major {}), ℓ2-SAM {} ({}, τ_major {}), GD {}",
             u.alpha,
             u.run.summary.rho,
             u.text,
-            u.visits,
+            indices(u.visits),
             fmt_tau(u.tau_major),
             l.text,
-            l.visits,
+            indices(l.visits),
             fmt_tau(l.tau_major),
             gd_text
         ));
