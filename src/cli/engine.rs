@@ -165,22 +165,49 @@ fn engine_error(error: pipeline::Error) -> CliError {
 
 /// Parse the pipeline file and build the plan with the binary's registry (bad input → exit 2).
 pub fn load_plan(args: &PlanArgs) -> Result<(Config, Plan), CliError> {
+    load_plan_with(args, None)
+}
+
+/// [`load_plan`], with every seed shifted by `reseed` when given (`verify --reseed`). The plan
+/// without a shift also carries, in its report stage, the comparison with the shifted plan's
+/// ledgers when those are in the store ([`super::reseed::report_sets`]).
+pub fn load_plan_with(args: &PlanArgs, reseed: Option<u64>) -> Result<(Config, Plan), CliError> {
     let registry = kinds::registry();
     let config = Config::load(&args.pipeline).map_err(engine_error)?;
     let mut overrides = Overrides {
         profile: args.profile.clone(),
         sets: args.sets.clone(),
         allow_large_work: args.allow_large_work,
+        reseed,
     };
     let plan = Plan::build(&registry, &config, &overrides).map_err(engine_error)?;
     // The report stage's provenance (commit, machine, …) is not a function of the store; it enters
     // as parameters so that a cached page is never stale. User `--set`s still win.
-    let mut provenance =
-        super::ledger::provenance_sets(&plan, &args.pipeline, args.profile.as_deref());
+    // (A shifted plan is only run up to its ledgers: its page, which would need them, never is.)
+    let mut provenance = if reseed.is_none() {
+        super::ledger::provenance_sets(&plan, &args.pipeline, args.profile.as_deref())
+    } else {
+        Vec::new()
+    };
     // The claims expected not to pass (expectations.toml) reach every ledger stage.
     let expectations =
         super::expectations::Expectations::load(&args.pipeline, args.profile.as_deref())?;
-    provenance.extend(super::ledger::known_failure_sets(&plan, &expectations));
+    let ledger_sets = super::ledger::known_failure_sets(&plan, &expectations);
+    if reseed.is_none() && !provenance.is_empty() {
+        // The comparison with the shifted ledgers needs the ledgers' final keys (they depend on
+        // the expectations, not on the page's provenance).
+        let ledger_plan = if ledger_sets.is_empty() {
+            plan.clone()
+        } else {
+            let with_ledgers = Overrides {
+                sets: ledger_sets.iter().chain(&args.sets).cloned().collect(),
+                ..overrides.clone()
+            };
+            Plan::build(&registry, &config, &with_ledgers).map_err(engine_error)?
+        };
+        provenance.extend(super::reseed::report_sets(args, &config, &ledger_plan)?);
+    }
+    provenance.extend(ledger_sets);
     if provenance.is_empty() {
         return Ok((config, plan));
     }
@@ -257,8 +284,12 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
     if let Err(error) = super::diff::after_run(&plan, &store, &config, &report, complete) {
         later.push(error);
     }
-    match super::ledger::ledger_claims(&plan, &store) {
-        Ok(Some(claims)) => {
+    match super::ledger::ledger_claims(&plan, &store).and_then(|claims| {
+        claims
+            .map(|claims| super::reseed::combined_claims(&args.plan, &config, &plan, claims))
+            .transpose()
+    }) {
+        Ok(Some((claims, _))) => {
             let index = config.reports.join("index.html");
             if index.exists() {
                 eprintln!("report: {}", index.display());

@@ -11,9 +11,9 @@ use super::exit::{self, CliError};
 use super::expectations::Expectations;
 
 /// Kind name of the report stage whose provenance parameters `run` fills in.
-const REPORT_KIND: &str = "report.html";
+pub const REPORT_KIND: &str = "report.html";
 /// Kind name of the ledger stage.
-const LEDGER_KIND: &str = "claims.ledger";
+pub const LEDGER_KIND: &str = "claims.ledger";
 
 /// `--set` overrides giving every report stage the provenance the store cannot know: the commit,
 /// whether the tree is dirty, the profile, the pipeline file, the machine, and the claims of the
@@ -118,9 +118,28 @@ pub fn summary_line(claims: &[Claim]) -> String {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
+    /// First recompute the ledgers with every seed replaced by a disjoint one (each parameter named
+    /// `seed`/`seeds` shifted by 1000000; unseeded tasks stay cached) and report every claim whose
+    /// verdict changes; such a claim counts as inconclusive (a check as failed) here, in `run`'s
+    /// claims line and on the page, which is re-rendered with a section on it.
+    #[arg(long)]
+    pub reseed: bool,
+    /// Worker threads for `--reseed` (default: all cores).
+    #[arg(long, short = 'j', value_name = "N", requires = "reseed")]
+    pub jobs: Option<u16>,
 }
 
 pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    if args.reseed {
+        let (config, plan) = load_plan(&args.plan)?;
+        if ledger_claims(&plan, &Store::new(&config.store))?.is_none() {
+            return Err(CliError::new(
+                exit::CLAIM_FAILED,
+                "the plan's ledgers are not in the store; run `minorfirst run` first",
+            ));
+        }
+        super::reseed::recompute(&args.plan, args.jobs.map_or(0, usize::from))?;
+    }
     let (config, plan) = load_plan(&args.plan)?;
     let store = Store::new(&config.store);
     let mut missing = 0usize;
@@ -151,6 +170,33 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
             "the plan has no `claims.ledger` stage: nothing to verify",
         ));
     };
+    let (claims, reseeded) = super::reseed::combined_claims(&args.plan, &config, &plan, claims)?;
+    match &reseeded {
+        Some((compared, flips)) => {
+            for flip in flips {
+                println!(
+                    "RESEED {}: {} here, {} with disjoint seeds (measured {} → {})",
+                    flip.id,
+                    flip.original.word(),
+                    flip.reseeded.word(),
+                    flip.original_measured,
+                    flip.reseeded_measured
+                );
+            }
+            println!(
+                "reseed: {compared} claims compared with {}: {} changed verdict (a claim that \
+                 flips counts as inconclusive)",
+                super::reseed::how(),
+                flips.len()
+            );
+        }
+        None if args.reseed => {
+            return Err(CliError::unexpected(
+                "reseed: the shifted ledgers are not in the store after recomputing them",
+            ));
+        }
+        None => {}
+    }
     for claim in claims.iter().filter(|claim| !claim.pass) {
         let label = verdict_text(claim).to_uppercase();
         println!(

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use analysis::claims::{Claim, write_claims};
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 
-/// `toy.claim`: measures the sum of its inputs' `value.json` and claims it is within `tol` of
-/// `expected` (one [`Claim::within`] row with id `id`, section `toy`).
+/// `toy.claim`: measures the sum of its inputs' `value.json` (plus `seed_weight` · (`seed` mod 7), a
+/// seed-dependent term for the reseeding tests) and claims it is within `tol` of `expected` (one
+/// [`Claim::within`] row with id `id`, section `toy`).
 pub struct ToyClaim;
 
 impl StageKind for ToyClaim {
@@ -38,6 +39,25 @@ impl StageKind for ToyClaim {
                 },
                 "PASS iff |sum − expected| ≤ tol",
             ),
+            ParamSpec::new(
+                "seed",
+                ParamType::Int {
+                    min: Some(0),
+                    max: None,
+                },
+                "a seed: the measurement gains seed_weight · (seed mod 7)",
+            )
+            .with_default(0)
+            .sweepable(),
+            ParamSpec::new(
+                "seed_weight",
+                ParamType::Float {
+                    min: None,
+                    max: None,
+                },
+                "how much the seed moves the measurement (0: not at all)",
+            )
+            .with_default(0.0),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -46,6 +66,8 @@ impl StageKind for ToyClaim {
             id: String,
             expected: f64,
             tol: f64,
+            seed: u64,
+            seed_weight: f64,
         }
         let params: Params = ctx.params()?;
         let mut sum = 0.0;
@@ -56,6 +78,7 @@ impl StageKind for ToyClaim {
                 .as_f64()
                 .ok_or("input value.json has no numeric `value`")?;
         }
+        sum += params.seed_weight * (params.seed % 7) as f64;
         let claim = Claim::within(
             &params.id,
             "toy",

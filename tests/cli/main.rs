@@ -7,6 +7,7 @@ mod faults;
 mod habits;
 mod remote;
 mod report;
+mod reseed;
 mod slurm;
 mod train;
 mod util;

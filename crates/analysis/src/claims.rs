@@ -328,6 +328,69 @@ pub fn verdict_text(claim: &Claim) -> &'static str {
     }
 }
 
+/// A claim whose verdict differs when every seed is replaced by a disjoint one
+/// (`minorfirst verify --reseed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedFlip {
+    pub id: String,
+    /// Verdict and measurement under the plan's seeds.
+    pub original: Verdict,
+    pub original_measured: String,
+    /// Verdict and measurement under the disjoint seeds.
+    pub reseeded: Verdict,
+    pub reseeded_measured: String,
+}
+
+/// Compares a ledger with the same ledger recomputed under disjoint seeds: the number of claims
+/// present in both, and those whose verdict differs (in id order).
+pub fn seed_flips(original: &[Claim], reseeded: &[Claim]) -> (usize, Vec<SeedFlip>) {
+    let mut compared = 0;
+    let mut flips = Vec::new();
+    let mut sorted: Vec<&Claim> = original.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for claim in sorted {
+        let Some(other) = reseeded.iter().find(|other| other.id == claim.id) else {
+            continue;
+        };
+        compared += 1;
+        if other.outcome() != claim.outcome() {
+            flips.push(SeedFlip {
+                id: claim.id.clone(),
+                original: claim.outcome(),
+                original_measured: claim.measured.clone(),
+                reseeded: other.outcome(),
+                reseeded_measured: other.measured.clone(),
+            });
+        }
+    }
+    (compared, flips)
+}
+
+/// Applies [`seed_flips`] to a ledger: a verdict that flips with the seeds is evidence neither way,
+/// so an evidence row becomes inconclusive and a check fails (a check must not depend on seeds).
+/// The statement says what the other seeds gave.
+pub fn apply_seed_flips(claims: &mut [Claim], flips: &[SeedFlip], how: &str) {
+    for claim in claims {
+        let Some(flip) = flips.iter().find(|flip| flip.id == claim.id) else {
+            continue;
+        };
+        match claim.class {
+            ClaimClass::Evidence => {
+                claim.inconclusive = true;
+                claim.pass = false;
+            }
+            ClaimClass::Check => claim.pass = false,
+        }
+        claim.statement = format!(
+            "{} [Flips with the seeds: {} here, {} with disjoint seeds ({how}; measured {}).]",
+            claim.statement,
+            flip.original.word(),
+            flip.reseeded.word(),
+            flip.reseeded_measured
+        );
+    }
+}
+
 /// Read a ledger written by [`Ledger`].
 pub fn read_ledger(path: &Path) -> Result<Vec<Claim>, AnalysisError> {
     read_json(path)
@@ -356,6 +419,45 @@ mod tests {
         let claim: Claim = serde_json::from_str(old).unwrap();
         assert_eq!(claim.class, ClaimClass::Evidence);
         assert_eq!(claim.outcome(), Verdict::Reproduced);
+    }
+
+    #[test]
+    fn verdicts_that_flip_with_the_seeds_become_inconclusive() {
+        let original = vec![
+            row("a", true),
+            row("b", true),
+            row("c", false),
+            row("d", true).check(),
+        ];
+        let mut reseeded = vec![
+            row("a", true),
+            row("b", false),
+            row("c", true),
+            row("d", false).check(),
+        ];
+        reseeded.push(row("e", true));
+        let (compared, flips) = seed_flips(&original, &reseeded);
+        assert_eq!(compared, 4);
+        let ids: Vec<&str> = flips.iter().map(|flip| flip.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "d"]);
+        assert_eq!(flips[0].reseeded, Verdict::Contradicted);
+        let mut combined = original.clone();
+        apply_seed_flips(&mut combined, &flips, "s → s + 1");
+        let outcomes: Vec<Verdict> = combined.iter().map(Claim::outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Verdict::Reproduced,
+                Verdict::Inconclusive,
+                Verdict::Inconclusive,
+                Verdict::Failed
+            ]
+        );
+        assert!(
+            combined[1]
+                .statement
+                .contains("reproduced here, contradicted with disjoint seeds")
+        );
     }
 
     #[test]

@@ -283,6 +283,9 @@ struct ReportParams {
     os: String,
     previous_label: String,
     previous_claims: String,
+    reseed_how: String,
+    reseed_compared: i64,
+    reseed_flips: String,
 }
 
 pub struct ReportHtml;
@@ -348,6 +351,28 @@ impl StageKind for ReportHtml {
                     "",
                     "the previous run's claims as JSON (its ledgers' rows, one array); when set, the \
                      page gets a section of what changed since (set by `run`)",
+                ),
+                text(
+                    "reseed_how",
+                    "",
+                    "how the seeds of `reseed_flips` were replaced; empty when the ledger has not been \
+                     recomputed with disjoint seeds (set by `run` from `verify --reseed`'s results)",
+                ),
+                ParamSpec {
+                    name: "reseed_compared",
+                    ty: ParamType::Int {
+                        min: Some(0),
+                        max: None,
+                    },
+                    default: Some(Value::from(0)),
+                    sweepable: false,
+                    doc: "claims compared with their disjoint-seed recomputation (set by `run`)",
+                },
+                text(
+                    "reseed_flips",
+                    "[]",
+                    "claims whose verdict differs under disjoint seeds, as JSON (`SeedFlip` rows); \
+                     they are inconclusive on the page (set by `run`)",
                 ),
             ],
         }
@@ -526,6 +551,31 @@ fn build_model(
         });
     }
     let present: Vec<&str> = sections.iter().map(|section| section.id.as_str()).collect();
+    let reseed = if params.reseed_how.is_empty() {
+        None
+    } else {
+        let flips: Vec<crate::claims::SeedFlip> = serde_json::from_str(&params.reseed_flips)
+            .map_err(|error| {
+                AnalysisError::invalid(format!(
+                    "parameter reseed_flips is not a JSON array of seed flips: {error}"
+                ))
+            })?;
+        crate::claims::apply_seed_flips(&mut claims, &flips, &params.reseed_how);
+        Some(report::Reseed {
+            how: params.reseed_how.clone(),
+            compared: usize::try_from(params.reseed_compared).unwrap_or(0),
+            flips: flips
+                .iter()
+                .map(|flip| report::ClaimChange {
+                    id: flip.id.clone(),
+                    old_verdict: flip.original.word().into(),
+                    new_verdict: flip.reseeded.word().into(),
+                    old_measured: flip.original_measured.clone(),
+                    new_measured: flip.reseeded_measured.clone(),
+                })
+                .collect(),
+        })
+    };
     let changes = previous_changes(params, &claims)?;
     let claims = claims
         .into_iter()
@@ -606,6 +656,7 @@ fn build_model(
             machine: report::Machine { cores: usize::try_from(params.cores).unwrap_or(0), os: params.os.clone() },
         },
         changes,
+        reseed,
         run_info: None,
     })
 }

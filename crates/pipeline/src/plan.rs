@@ -23,6 +23,45 @@ pub struct Overrides {
     /// Accept tasks whose [`crate::StageKind::work`] exceeds
     /// [`WORK_BOUND`] (`--allow-large-work`); by default they are a configuration error.
     pub allow_large_work: bool,
+    /// Replace every seed by a disjoint one (`verify --reseed`): each task parameter named
+    /// [`SEED_PARAMS`] — an integer, or a list of integers — has this offset added after profiles,
+    /// `--set`s and defaults are resolved. Tasks that take no seed (and do not depend on one) keep
+    /// their keys, so only seeded work is recomputed, and paired designs stay paired (every seed of a
+    /// task moves by the same offset).
+    pub reseed: Option<u64>,
+}
+
+/// Task parameter names that are seeds, for [`Overrides::reseed`]: `seed` (a scalar, usually a sweep
+/// axis) and `seeds` (a list of integers).
+pub const SEED_PARAMS: [&str; 2] = ["seed", "seeds"];
+
+/// Adds `offset` to every seed parameter of `point` (see [`Overrides::reseed`]); errors name the
+/// parameter when a shifted seed would overflow.
+fn reseed_point(point: &mut Map<String, Value>, offset: u64) -> std::result::Result<(), String> {
+    let shift = |value: &mut Value, name: &str| -> std::result::Result<(), String> {
+        if let Some(seed) = value.as_i64() {
+            let shifted = i64::try_from(offset)
+                .ok()
+                .and_then(|offset| seed.checked_add(offset))
+                .ok_or_else(|| {
+                    format!("seed parameter `{name}` = {seed} overflows when shifted by {offset}")
+                })?;
+            *value = Value::from(shifted);
+        }
+        Ok(())
+    };
+    for name in SEED_PARAMS {
+        match point.get_mut(name) {
+            Some(Value::Array(seeds)) => {
+                for seed in seeds {
+                    shift(seed, name)?;
+                }
+            }
+            Some(value) => shift(value, name)?,
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// One stage of the plan.
@@ -176,7 +215,14 @@ impl Plan {
         for name in &order {
             let stage = by_name[name.as_str()];
             let schema = &schemas[name.as_str()];
-            let points = expand_stage(config, stage, schema, &all_overrides)?;
+            let mut points = expand_stage(config, stage, schema, &all_overrides)?;
+            if let Some(offset) = overrides.reseed {
+                for point in &mut points {
+                    reseed_point(point, offset).map_err(|reason| {
+                        config.error_at(&["stage", name], Some(name), Some("seed"), reason)
+                    })?;
+                }
+            }
             let (kind, fingerprint) = registry_kinds[name.as_str()];
             if !overrides.allow_large_work
                 && let Some(implementation) = registry.get(&stage.kind)
@@ -717,6 +763,106 @@ mod tests {
             .collect();
         // Grid order: `n` sorts before `scale`, so n = 3 is tasks 4 and 5; the aggregator follows.
         assert_eq!(differing, vec![4, 5, 6]);
+    }
+
+    /// A kind with a seed sweep axis, a seed list and a non-seed integer.
+    struct Seeded;
+
+    impl StageKind for Seeded {
+        fn name(&self) -> &'static str {
+            "test.seeded"
+        }
+        fn fingerprint(&self) -> &'static str {
+            "seeded"
+        }
+        fn schema(&self) -> ParamSchema {
+            use crate::stage::{ParamSpec, ParamType};
+            let int = ParamType::Int {
+                min: Some(0),
+                max: None,
+            };
+            ParamSchema::new(vec![
+                ParamSpec::new("seed", int.clone(), "a seed")
+                    .with_default(0)
+                    .sweepable(),
+                ParamSpec::new(
+                    "seeds",
+                    ParamType::IntVec {
+                        min: Some(0),
+                        max: None,
+                    },
+                    "seeds",
+                )
+                .with_default(Value::Array(Vec::new())),
+                ParamSpec::new("n", int, "not a seed").with_default(0),
+            ])
+        }
+        fn run(&self, _ctx: &crate::stage::TaskContext<'_>) -> Result<(), crate::TaskError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn reseeding_shifts_every_seed_and_only_seeded_keys_change() {
+        let mut registry = Registry::new();
+        crate::toy::register(&mut registry);
+        registry.register(Seeded);
+        let text = "[stage.a]\nkind = \"test.seeded\"\nseed = [0, 1]\nseeds = [3, 4]\nn = 5\n\
+                    [stage.d]\nkind = \"test.seeded\"\n\
+                    [stage.g]\nkind = \"toy.gen\"\nn = 2\n\
+                    [stage.s]\nkind = \"toy.sum\"\ndeps = [\"g\"]\n\
+                    [stage.t]\nkind = \"toy.sum\"\ndeps = [\"a\", \"g\"]\n";
+        let config = Config::parse(Path::new("pipeline.toml"), text.to_string()).unwrap();
+        let plan = Plan::build(&registry, &config, &Overrides::default()).unwrap();
+        let reseeded = Overrides {
+            reseed: Some(1_000_000),
+            ..Overrides::default()
+        };
+        let shifted = Plan::build(&registry, &config, &reseeded).unwrap();
+        let params = |plan: &Plan, id: usize| plan.tasks()[id].params.clone();
+        let by_stage = |plan: &Plan, stage: &str| -> Vec<usize> {
+            plan.stages()
+                .iter()
+                .find(|s| s.name == stage)
+                .unwrap()
+                .tasks
+                .clone()
+                .collect()
+        };
+        let a = by_stage(&shifted, "a");
+        assert_eq!(params(&shifted, a[0])["seed"], 1_000_000);
+        assert_eq!(params(&shifted, a[1])["seed"], 1_000_001);
+        assert_eq!(
+            params(&shifted, a[0])["seeds"],
+            serde_json::json!([1_000_003, 1_000_004])
+        );
+        assert_eq!(params(&shifted, a[0])["n"], 5);
+        // A defaulted seed moves too: the default is a seed like any other.
+        assert_eq!(
+            params(&shifted, by_stage(&shifted, "d")[0])["seed"],
+            1_000_000
+        );
+        for stage in ["a", "d", "t"] {
+            for id in by_stage(&plan, stage) {
+                assert_ne!(plan.tasks()[id].key, shifted.tasks()[id].key, "{stage}");
+            }
+        }
+        for stage in ["g", "s"] {
+            for id in by_stage(&plan, stage) {
+                assert_eq!(plan.tasks()[id].key, shifted.tasks()[id].key, "{stage}");
+            }
+        }
+        let overflow = Overrides {
+            reseed: Some(i64::MAX as u64),
+            ..Overrides::default()
+        };
+        let error = Plan::build(&registry, &config, &overflow)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("seed parameter `seeds` = 3 overflows when shifted"),
+            "{error}"
+        );
     }
 
     /// A kind whose work is `n`·10¹² and whose preflight refuses `n = 3`.

@@ -30,8 +30,8 @@ mod summary;
 pub use error::ReportError;
 pub use model::{
     Claim, ClaimChange, ClaimsSummary, CrateVersion, Figure, KeyTable, Machine, PaperRef,
-    PaperResult, Provenance, ReportModel, RunChanges, RunInfo, Section, StageParams, StageTaskKeys,
-    StageWallTime, TableDownload, Verdict,
+    PaperResult, Provenance, ReportModel, Reseed, RunChanges, RunInfo, Section, StageParams,
+    StageTaskKeys, StageWallTime, TableDownload, Verdict,
 };
 pub use render::{RUN_INFO_BEGIN, RUN_INFO_END, render, strip_run_info, write};
 pub use sanitize::sanitize_svg;

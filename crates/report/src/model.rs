@@ -25,6 +25,10 @@ pub struct ReportModel {
     /// What changed since a previous run, when the caller compared one; a section of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<RunChanges>,
+    /// The seeded evidence recomputed with disjoint seeds (`minorfirst verify --reseed`), when it
+    /// is in the store; a section of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reseed: Option<Reseed>,
     /// Non-deterministic facts (timings, timestamps), rendered inside the run-info markers so that
     /// [`crate::strip_run_info`] can drop them before comparing two pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +118,19 @@ pub struct ClaimChange {
     pub new_verdict: String,
     pub old_measured: String,
     pub new_measured: String,
+}
+
+/// The ledger recomputed with every seed replaced by a disjoint one: the claims whose verdict
+/// changed. Those rows are inconclusive on the page (a verdict that flips with the seeds is not
+/// evidence either way).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reseed {
+    /// How the seeds were replaced, e.g. "every seed s → s + 1000000".
+    pub how: String,
+    /// Claims compared (present in both ledgers).
+    pub compared: usize,
+    /// Claims whose verdict differs: `old_*` under this page's seeds, `new_*` under the others.
+    pub flips: Vec<ClaimChange>,
 }
 
 /// The comparison of this page's claims with a previous run's, as text the caller formatted.

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("results.html", include_str!("../templates/results.html")),
     ("ledger.html", include_str!("../templates/ledger.html")),
     ("changes.html", include_str!("../templates/changes.html")),
+    ("reseed.html", include_str!("../templates/reseed.html")),
     ("section.html", include_str!("../templates/section.html")),
     (
         "provenance.html",
@@ -37,6 +38,7 @@ const PAGE_IDS: &[&str] = &[
     "results",
     "claims",
     "changes",
+    "reseed",
     "provenance",
     "run-info",
 ];
@@ -364,6 +366,17 @@ fn validate(model: &ReportModel) -> Result<(), ReportError> {
     for figure in thumbnailed {
         claim_id(&format!("svg-{figure}"), "a figure's drawing")?;
     }
+    if let Some(reseed) = &model.reseed {
+        for flip in &reseed.flips {
+            if !model.claims.iter().any(|claim| claim.id == flip.id) {
+                return Err(ReportError::DanglingReference {
+                    claim: flip.id.clone(),
+                    what: "ledger row of a claim that flips with the seeds",
+                    target: format!("claim-{}", flip.id),
+                });
+            }
+        }
+    }
     if let Some(changes) = &model.changes {
         // Everything but the removed claims links to its ledger row.
         let linked = changes
@@ -612,6 +625,37 @@ mod tests {
             ),
             Some("visible")
         );
+    }
+
+    #[test]
+    fn claims_that_flip_with_the_seeds_get_a_section_linking_the_rows() {
+        let mut model = sample_model();
+        assert!(!render(&model).unwrap().contains("id=\"reseed\""));
+        model.reseed = Some(crate::model::Reseed {
+            how: "every seed s → s + 1000000".into(),
+            compared: 5,
+            flips: vec![crate::model::ClaimChange {
+                id: "cor3.5.winner.L3".into(),
+                old_verdict: "reproduced".into(),
+                new_verdict: "contradicted".into(),
+                old_measured: "0.991".into(),
+                new_measured: "0.953".into(),
+            }],
+        });
+        let html = render(&model).unwrap();
+        let start = html
+            .find("<section class=\"changes\" id=\"reseed\">")
+            .unwrap();
+        let section = &html[start..start + html[start..].find("</section>").unwrap()];
+        assert!(
+            section.contains("of 5 claims compared, 1 changed verdict."),
+            "{section}"
+        );
+        assert!(section.contains("that row is counted as inconclusive above"));
+        assert!(section.contains("<a href=\"#claim-cor3.5.winner.L3\">cor3.5.winner.L3</a>"));
+        assert!(html.contains("<li><a href=\"#reseed\">"));
+        model.reseed.as_mut().unwrap().flips[0].id = "nowhere".into();
+        assert!(render(&model).is_err());
     }
 
     #[test]

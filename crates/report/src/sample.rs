@@ -250,6 +250,7 @@ pub fn sample_model() -> ReportModel {
             },
         },
         changes: None,
+        reseed: None,
         run_info: Some(RunInfo {
             started_at: "2026-11-28T03:00:00Z".into(),
             total_wall_seconds: 41.25,

@@ -1,0 +1,147 @@
+//! Robustness to reseeding: `minorfirst verify --reseed` recomputes the plan's ledgers with every
+//! seed replaced by a disjoint one (each task parameter named `seed` or `seeds` shifted by
+//! [`OFFSET`], see `pipeline::Overrides::reseed`; tasks without seeds keep their keys and stay
+//! cached) and reports every claim whose verdict changes. A verdict that flips with the seeds is
+//! evidence neither way: the page, `run`'s claims line and `verify` count such a row as
+//! inconclusive (a check as failed) whenever the shifted ledgers are in the store.
+
+use analysis::claims::{Claim, SeedFlip, apply_seed_flips, seed_flips};
+use pipeline::{Config, Plan, Store};
+
+use super::engine::{PlanArgs, load_plan_with};
+use super::exit::CliError;
+use super::ledger::ledger_claims;
+
+/// The shift applied to every seed. Seeds of the pipeline are small integers, so `s + 10⁶` is
+/// disjoint from every seed the plan uses.
+pub const OFFSET: u64 = 1_000_000;
+
+/// Claims compared with the shifted ledgers, and the claims whose verdict flipped.
+pub type Comparison = (usize, Vec<SeedFlip>);
+
+/// Names of the plan's stages of `kind`.
+fn stages_of_kind(plan: &Plan, kind: &str) -> Vec<String> {
+    plan.stages()
+        .iter()
+        .filter(|stage| stage.kind == kind)
+        .map(|stage| stage.name.clone())
+        .collect()
+}
+
+/// How the seeds were replaced, in words (shown on the page and by `verify`).
+pub fn how() -> String {
+    format!("every seed s → s + {OFFSET}")
+}
+
+/// The comparison of the plan's ledgers with the shifted plan's, when both are in the store: the
+/// number of claims compared and the flips.
+pub fn flips(
+    args: &PlanArgs,
+    config: &Config,
+    plan: &Plan,
+) -> Result<Option<Comparison>, CliError> {
+    let store = Store::new(&config.store);
+    let Some(original) = ledger_claims(plan, &store)? else {
+        return Ok(None);
+    };
+    let (_, shifted) = load_plan_with(args, Some(OFFSET))?;
+    let Some(reseeded) = ledger_claims(&shifted, &store)? else {
+        return Ok(None);
+    };
+    Ok(Some(seed_flips(&original, &reseeded)))
+}
+
+/// `--set`s giving every report stage the comparison, when it is in the store (else none: the page
+/// then has no reseeding section).
+pub fn report_sets(args: &PlanArgs, config: &Config, plan: &Plan) -> Result<Vec<String>, CliError> {
+    let reports = stages_of_kind(plan, super::ledger::REPORT_KIND);
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some((compared, flips)) = flips(args, config, plan)? else {
+        return Ok(Vec::new());
+    };
+    let quote = |value: &str| serde_json::to_string(value).expect("a string serialises");
+    let flips = serde_json::to_string(&flips).expect("seed flips serialise");
+    let mut sets = Vec::new();
+    for stage in reports {
+        sets.push(format!("{stage}.reseed_how={}", quote(&how())));
+        sets.push(format!("{stage}.reseed_compared={compared}"));
+        sets.push(format!("{stage}.reseed_flips={}", quote(&flips)));
+    }
+    Ok(sets)
+}
+
+/// The plan's claims with the flips applied (unchanged when the shifted ledgers are not stored).
+pub fn combined_claims(
+    args: &PlanArgs,
+    config: &Config,
+    plan: &Plan,
+    mut claims: Vec<Claim>,
+) -> Result<(Vec<Claim>, Option<Comparison>), CliError> {
+    let comparison = flips(args, config, plan)?;
+    if let Some((_, flips)) = &comparison {
+        apply_seed_flips(&mut claims, flips, &how());
+    }
+    Ok((claims, comparison))
+}
+
+/// Runs the shifted plan up to its ledgers (results into the store; its published files into
+/// `.minorfirst/reseed/reports`, never into the plan's reports directory), then the plan's report
+/// stages, so the page shows the comparison.
+pub fn recompute(args: &PlanArgs, jobs: usize) -> Result<(), CliError> {
+    let registry = super::engine::kinds::registry();
+    let (config, shifted) = load_plan_with(args, Some(OFFSET))?;
+    let store = Store::new(&config.store);
+    let ledgers = stages_of_kind(&shifted, super::ledger::LEDGER_KIND);
+    if ledgers.is_empty() {
+        return Err(CliError::bad_input(
+            "the plan has no `claims.ledger` stage: nothing to reseed",
+        ));
+    }
+    let scratch_reports = config
+        .store
+        .parent()
+        .unwrap_or(&config.store)
+        .join("reseed")
+        .join("reports");
+    eprintln!("reseed: recomputing the ledgers with {}", how());
+    let options = pipeline::RunOptions {
+        targets: ledgers,
+        jobs,
+        ..pipeline::RunOptions::default()
+    };
+    let report = pipeline::run(&registry, &shifted, &store, &scratch_reports, &options)
+        .map_err(|error| CliError::unexpected(error.to_string()))?;
+    eprintln!("reseed: {}", report.summary());
+    if !report.succeeded() {
+        return Err(CliError::new(
+            super::exit::TASK_FAILED,
+            format!(
+                "reseed: {} task(s) of the shifted plan failed (logs in {})",
+                report.count(pipeline::Outcome::Failed),
+                store.root().join("failures").display()
+            ),
+        ));
+    }
+    // The page again, now with the comparison among its parameters (everything else is cached).
+    let (config, plan) = load_plan_with(args, None)?;
+    let pages = stages_of_kind(&plan, super::ledger::REPORT_KIND);
+    if !pages.is_empty() {
+        let options = pipeline::RunOptions {
+            targets: pages,
+            jobs,
+            quiet: true,
+            ..pipeline::RunOptions::default()
+        };
+        let report = pipeline::run(&registry, &plan, &store, &config.reports, &options)
+            .map_err(|error| CliError::unexpected(error.to_string()))?;
+        if !report.succeeded() {
+            return Err(CliError::new(
+                super::exit::TASK_FAILED,
+                "reseed: the report could not be rendered with the comparison".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
