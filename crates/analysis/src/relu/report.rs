@@ -175,7 +175,15 @@ impl StageKind for ReluReport {
         "relu.report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["relu/report.rs", "relu/train.rs"], ["numerics", "figures"])
+        crate::fingerprint!(
+            [
+                "relu/report.rs",
+                "relu/train.rs",
+                "runs/spec.rs",
+                "runs/data.rs"
+            ],
+            ["numerics", "figures"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![float(

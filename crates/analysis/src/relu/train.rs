@@ -90,7 +90,10 @@ impl StageKind for ReluTrain {
         "relu.train"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["relu/train.rs", "runs/spec.rs"], ["numerics"])
+        crate::fingerprint!(
+            ["relu/train.rs", "runs/spec.rs", "runs/data.rs"],
+            ["numerics"]
+        )
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
