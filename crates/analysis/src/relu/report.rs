@@ -422,15 +422,24 @@ fn render(
     mean: &[f64],
     stats: &[SeedStats<'_>],
 ) -> Result<FigureRecord, AnalysisError> {
-    let mut panels = Vec::new();
+    // One panel per (optimizer, ρ): GD, then ℓ2-SAM and ℓ∞-SAM at each ρ in plan order.
+    let mut groups: Vec<(&str, f64)> = Vec::new();
     for optimizer in ["gd", "sam-l2", "sam-linf"] {
-        let runs: Vec<&SeedStats<'_>> = stats
+        for s in stats
             .iter()
             .filter(|s| s.run.label == label && s.run.optimizer == optimizer)
-            .collect();
-        if runs.is_empty() {
-            continue;
+        {
+            if !groups.contains(&(optimizer, s.run.rho)) {
+                groups.push((optimizer, s.run.rho));
+            }
         }
+    }
+    let mut panels = Vec::new();
+    for (optimizer, rho) in groups {
+        let runs: Vec<&SeedStats<'_>> = stats
+            .iter()
+            .filter(|s| s.run.label == label && s.run.optimizer == optimizer && s.run.rho == rho)
+            .collect();
         let series = runs
             .iter()
             .enumerate()
@@ -441,11 +450,17 @@ fn render(
                     .iter()
                     .map(|r| (r.step as f64 * s.run.lr, minor_advantage(&r.beta)))
                     .collect();
-                Series::new(format!("seed {}", s.run.seed), points, i)
+                let name = if i == 0 { "one line per seed" } else { "" };
+                Series::new(name, points, i)
             })
             .collect();
+        let post_hoc = if runs[0].run.group == "post-hoc" {
+            ", post hoc"
+        } else {
+            ""
+        };
         panels.push(LineChart {
-            title: format!("{} (ρ = {})", optimizer_name(optimizer), runs[0].run.rho),
+            title: format!("{} (ρ = {rho:.4}{post_hoc})", optimizer_name(optimizer)),
             x_label: "t = step × η".into(),
             y_label: "minor advantage A(t)".into(),
             series,
@@ -457,18 +472,19 @@ fn render(
     }
     let id = fig_id(label);
     let stem = figure_stem(ctx.out_dir, &id)?;
-    let cols = panels.len().max(1);
+    let cols = panels.len().clamp(1, 3);
+    let rows = panels.len().div_ceil(cols).max(1);
     render_panel_grid(
         &PanelGrid {
             title: format!(
                 "Two-layer ReLU network on clusters at ±{mean:?}: minor advantage A(t) of β_eff, one line per seed"
             ),
-            rows: 1,
+            rows,
             cols,
             panels,
             share_x: true,
             share_y: true,
-            size: Some((2100, 620)),
+            size: Some((2100, 520 * rows as u32 + 60)),
         },
         &stem,
     )
@@ -479,7 +495,8 @@ fn render(
         caption: format!(
             "A(t) = (max minor |β_eff,k| − |β_eff,major|)/(sum) for the effective input weight β_eff = meanᵢ \
              ∇ₓf(xᵢ) of a width-{} two-layer ReLU network (init N(0, {}²)) on Gaussian clusters at ±{mean:?}, \
-             one line per seed; A > 0 while a minor coordinate leads. GD, ℓ2-SAM and ℓ∞-SAM from the same seeds.",
+             one line per seed; A > 0 while a minor coordinate leads. GD, ℓ2-SAM (the registered ρ = 1, which collapses \
+             the network, and ρ = 0.1, 0.3 added post hoc) and ℓ∞-SAM from the same seeds.",
             stats.first().map_or(0, |s| s.run.width),
             stats.first().map_or(0.0, |s| s.run.init_scale),
         ),

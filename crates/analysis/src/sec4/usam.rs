@@ -264,7 +264,7 @@ fn ablation_claim(
         let control_ok = gd
             .iter()
             .any(|g| g.alpha == u.alpha && g.sequence == [major] && g.complete);
-        undecidable |= !(u.complete && l.complete) || !control_ok;
+        undecidable |= !(u.complete && l.complete && control_ok);
         let (holds, contradicts) = match rule {
             Rule::Small => (u.visits == 1 && l.visits >= 3, u.visits > 1),
             Rule::Paper => {
