@@ -2,13 +2,11 @@
 //! ledger under `reports/ledgers/`, and, after a complete successful run on a clean git work tree,
 //! a snapshot of `run.json` and the ledgers under `<store>/runs/<commit>.<profile>/`.
 //!
-//! The comparison itself is [`analysis::rundiff`], so the report stage can render it too.
+//! The comparison itself is [`page::rundiff`], so the report stage can render it too.
 
 use std::path::{Path, PathBuf};
 
-use analysis::rundiff::{
-    LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name,
-};
+use page::rundiff::{LEDGER_KIND, LEDGERS_DIR, RUN_FILE, Snapshot, diff_text, ledger_file_name};
 use pipeline::{Config, Plan, RunReport, Store};
 
 use super::exit::{self, CliError};
@@ -73,7 +71,7 @@ fn stored_ledgers(plan: &Plan, store: &Store, report: &RunReport) -> Vec<(String
                 task.index,
                 store
                     .object_dir(&task.key)
-                    .join(analysis::claims::LEDGER_FILE),
+                    .join(stagekit::claims::LEDGER_FILE),
             )
         })
         .collect()

@@ -8,8 +8,15 @@ pub fn registry() -> Registry {
     // Always present: tiny kinds that the integration tests and `bench-engine` drive.
     pipeline::toy::register(&mut registry);
     registry.register(crate::cli::toy_claim::ToyClaim);
-    for kind in analysis::kinds() {
-        registry.register_boxed(kind);
+    for kinds in [
+        stagekit::kinds(),
+        compute::kinds(),
+        analysis::kinds(),
+        page::kinds(),
+    ] {
+        for kind in kinds {
+            registry.register_boxed(kind);
+        }
     }
     registry
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use analysis::claims::{Claim, ClaimClass, Verdict};
+use stagekit::claims::{Claim, ClaimClass, Verdict};
 
 use super::exit::CliError;
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use analysis::claims::{Claim, LEDGER_FILE, VerdictCounts, read_ledger, verdict_text};
 use pipeline::{Plan, Store};
+use stagekit::claims::{Claim, LEDGER_FILE, VerdictCounts, read_ledger, verdict_text};
 
 use super::engine::{PlanArgs, load_plan};
 use super::exit::{self, CliError};

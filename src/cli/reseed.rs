@@ -5,8 +5,8 @@
 //! evidence neither way: the page, `run`'s claims line and `verify` count such a row as
 //! inconclusive (a check as failed) whenever the shifted ledgers are in the store.
 
-use analysis::claims::{Claim, SeedFlip, apply_seed_flips, seed_flips};
 use pipeline::{Config, Plan, Store};
+use stagekit::claims::{Claim, SeedFlip, apply_seed_flips, seed_flips};
 
 use super::engine::{PlanArgs, load_plan_with};
 use super::exit::CliError;

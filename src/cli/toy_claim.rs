@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use analysis::claims::{Claim, write_claims};
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use stagekit::claims::{Claim, write_claims};
 
 /// `toy.claim`: measures the sum of its inputs' `value.json` (plus `seed_weight` · (`seed` mod 7), a
 /// seed-dependent term for the reseeding tests) and claims it is within `tol` of `expected` (one

@@ -37,7 +37,12 @@ fn pipeline_file() -> PathBuf {
 fn quick_profile_ablation_and_relu_claims_and_figures() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut registry = Registry::new();
-    for kind in analysis::kinds() {
+    for kind in stagekit::kinds()
+        .into_iter()
+        .chain(compute::kinds())
+        .chain(analysis::kinds())
+        .chain(page::kinds())
+    {
         registry.register(Boxed(kind));
     }
     let mut config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
@@ -134,7 +139,7 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
             );
         }
     }
-    let sections: Vec<&str> = analysis::SECTIONS.iter().map(|(id, _)| *id).collect();
+    let sections: Vec<&str> = page::SECTIONS.iter().map(|(id, _)| *id).collect();
     assert_eq!(figures.len(), 3, "{figures:?}");
     for figure in &figures {
         assert!(

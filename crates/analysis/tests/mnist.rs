@@ -29,7 +29,12 @@ impl StageKind for Boxed {
 
 fn registry() -> Registry {
     let mut registry = Registry::new();
-    for kind in analysis::kinds() {
+    for kind in stagekit::kinds()
+        .into_iter()
+        .chain(compute::kinds())
+        .chain(analysis::kinds())
+        .chain(page::kinds())
+    {
         registry.register(Boxed(kind));
     }
     registry

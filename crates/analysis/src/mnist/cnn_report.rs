@@ -142,15 +142,7 @@ impl StageKind for CnnReport {
         "mnist.cnn_report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "mnist/cnn_report.rs",
-                "mnist/common.rs",
-                "mnist/report_common.rs",
-                "mnist/cnn.rs"
-            ],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

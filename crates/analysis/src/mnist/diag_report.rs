@@ -188,16 +188,7 @@ impl StageKind for DiagReport {
         "mnist.diag_report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "mnist/diag_report.rs",
-                "mnist/common.rs",
-                "mnist/report_common.rs",
-                "mnist/diag.rs",
-                "runs/stop.rs"
-            ],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

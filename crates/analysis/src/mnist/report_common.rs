@@ -8,7 +8,7 @@ use pipeline::stage::{InputArtifact, TaskContext};
 
 use crate::artifacts::{FigureRecord, figure_stem};
 use crate::error::AnalysisError;
-use crate::mnist::common::{SECTION, figure_error};
+use crate::mnist::common::SECTION;
 
 /// Pixels of one MNIST image (28 × 28), the stride of the stored Grad-CAM maps, images and β rows.
 pub const PIXELS: usize = 784;
@@ -73,4 +73,9 @@ pub fn render_figure<Rendered>(
         section: SECTION.into(),
         caption: caption.into(),
     })
+}
+
+/// Convert a figures error into the crate error (a figure is part of the task's result).
+pub fn figure_error(error: figures::FigureError) -> AnalysisError {
+    AnalysisError::invalid(format!("failed to render a figure: {error}"))
 }

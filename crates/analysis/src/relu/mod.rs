@@ -1,13 +1,11 @@
-//! The reviewers' non-linear variant: a two-layer ReLU network trained by GD, ℓ2-SAM and ℓ∞-SAM on data
-//! with minor and major coordinates (`relu.train`, one seeded run per task), and the seeded claims on
-//! whether minor-first survives (`relu.report`).
+//! The reviewers' non-linear variant: the seeded claims on whether minor-first survives in a two-layer
+//! ReLU network (`relu.report`), from the `relu.train` runs of `compute::relu`.
 
 pub mod report;
-pub mod train;
 
 use pipeline::stage::StageKind;
 
 /// The kinds this module implements.
 pub fn kinds() -> Vec<Box<dyn StageKind>> {
-    vec![Box::new(train::ReluTrain), Box::new(report::ReluReport)]
+    vec![Box::new(report::ReluReport)]
 }

@@ -20,8 +20,8 @@ use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::params::float;
-use crate::relu::train::{ReluRow, ReluRun};
 use crate::table::{Columns, write_and_publish};
+use compute::relu::train::{ReluRow, ReluRun};
 
 const SECTION: &str = "relu";
 
@@ -175,15 +175,7 @@ impl StageKind for ReluReport {
         "relu.report"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "relu/report.rs",
-                "relu/train.rs",
-                "runs/spec.rs",
-                "runs/data.rs"
-            ],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![float(

@@ -43,10 +43,7 @@ impl StageKind for Depth1 {
         "sec3.depth1"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/depth1.rs", "sec3/common.rs", "runs/output.rs"],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-depth1-maxmargin")])

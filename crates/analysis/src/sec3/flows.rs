@@ -51,10 +51,7 @@ impl StageKind for Flows {
         "sec3.flows"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/flows.rs", "sec3/common.rs", "runs/output.rs"],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-flows-convergence")])

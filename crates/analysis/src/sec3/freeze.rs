@@ -26,10 +26,7 @@ impl StageKind for Freeze {
         "sec3.freeze"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/freeze.rs", "sec3/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-linf-freeze")])

@@ -7,7 +7,8 @@ pub mod flows;
 pub mod freeze;
 pub mod loss;
 pub mod multisample;
-pub mod phase;
+/// The `sec3.phase_grid` kind and its grid file live in crate `compute` (they train).
+pub use compute::sec3::phase;
 pub mod phase_plot;
 pub mod plane;
 pub mod regimes;
@@ -20,7 +21,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
         Box::new(plane::Plane),
         Box::new(regimes::Regimes),
         Box::new(freeze::Freeze),
-        Box::new(phase::PhaseGrid),
         Box::new(phase_plot::Phase),
         Box::new(depth1::Depth1),
         Box::new(flows::Flows),

@@ -65,17 +65,7 @@ impl StageKind for Phase {
         "sec3.phase"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec3/phase_plot.rs",
-                "sec3/phase.rs",
-                "sec3/common.rs",
-                "runs/spec.rs",
-                "runs/data.rs",
-                "runs/stop.rs"
-            ],
-            ["figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -111,7 +101,15 @@ impl StageKind for Phase {
         let mut claims = Vec::new();
         let mut rows: Vec<(String, usize, Agreement)> = Vec::new();
         for grid in &grids {
-            let id = format!("{}-{}-l{}", p.figure_prefix, grid.optimizer, grid.depth);
+            let original = grid.clock == "original";
+            let id = if original {
+                format!(
+                    "{}-{}-l{}-eta{}",
+                    p.figure_prefix, grid.optimizer, grid.depth, grid.lr
+                )
+            } else {
+                format!("{}-{}-l{}", p.figure_prefix, grid.optimizer, grid.depth)
+            };
             let a = agreement(&grid.cells);
             rows.push((grid.optimizer.clone(), grid.depth, a));
             render(grid, ctx.out_dir, &id)?;
@@ -128,7 +126,7 @@ impl StageKind for Phase {
                 ),
             });
             let fraction = a.agree as f64 / a.decided.max(1) as f64;
-            let statement = if grid.optimizer == "gd" {
+            let mut statement = if grid.optimizer == "gd" {
                 format!(
                     "GD baseline (Cor 3.5 at ρ = 0): at depth {} GD converges to e_j*, j* = argmax μ_j α_j^(L−2) — at L = 2 always the major coordinate.",
                     grid.depth
@@ -139,9 +137,22 @@ impl StageKind for Phase {
                     grid.depth
                 )
             };
-            claims.push(
-                Claim::verdict(
-                    &format!("s3.linf.phase.{}.L{}", grid.optimizer, grid.depth),
+            if original {
+                statement = format!(
+                    "In original time at step η = {} (far from the flow): {statement}",
+                    grid.lr
+                );
+            }
+            let claim_id = if original {
+                format!(
+                    "s3.linf.phase_original.eta{}.{}.L{}",
+                    grid.lr, grid.optimizer, grid.depth
+                )
+            } else {
+                format!("s3.linf.phase.{}.L{}", grid.optimizer, grid.depth)
+            };
+            let mut claim = Claim::verdict(
+                    &claim_id,
                     "linf",
                     &statement,
                     &format!(
@@ -152,8 +163,35 @@ impl StageKind for Phase {
                     format!("{}/{} = {:.4} agree; {} undecidable", a.agree, a.decided, fraction, a.undecidable),
                     a.decided > 0 && fraction >= p.min_agreement,
                 )
-                .with_figure(&id),
-            );
+                .with_figure(&id);
+            // Control: GD's measured winners on the same cells (same depth, clock and step) against
+            // ℓ∞-SAM's predicted ones; SAM's diagram is SAM-specific only where GD's differs.
+            let control = grids.iter().find(|g| {
+                g.optimizer == "gd"
+                    && grid.optimizer != "gd"
+                    && g.depth == grid.depth
+                    && g.clock == grid.clock
+                    && g.lr == grid.lr
+                    && g.ratios == grid.ratios
+            });
+            if let Some(gd) = control {
+                let (mut same, mut decided) = (0, 0);
+                for (cell, gd_cell) in grid.cells.iter().zip(&gd.cells) {
+                    if cell.decidable {
+                        decided += 1;
+                        same += usize::from(gd_cell.measured == cell.predicted);
+                    }
+                }
+                let share = same as f64 / decided.max(1) as f64;
+                claim = claim.with_control(
+                    "GD, same cells",
+                    &format!(
+                        "its winner equals ℓ∞-SAM's prediction in {same}/{decided} = {share:.4}"
+                    ),
+                    share < p.min_agreement,
+                );
+            }
+            claims.push(claim);
         }
         let mut df = Columns::new()
             .str("optimizer", rows.iter().map(|r| r.0.clone()).collect())

@@ -110,10 +110,7 @@ impl StageKind for Regimes {
         "sec3.regimes"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec3/regimes.rs", "sec3/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![figure_spec("figure", "s3-linf-regimes")])
@@ -150,7 +147,11 @@ impl StageKind for Regimes {
                 .with_figure(&p.figure),
             );
         }
-        claims.extend(qualitative_claims(&cases, &p.figure));
+        let controls: Vec<&LoadedRun> = runs
+            .iter()
+            .filter(|r| r.summary.d == 1 && r.summary.optimizer == "gd")
+            .collect();
+        claims.extend(qualitative_claims(&cases, &controls, &p.figure));
         write_table(ctx, &cases)?;
         let grid = PanelGrid {
             title: "ℓ∞-SAM per-coordinate regimes (Thm 3.2), μ = 1, rescaled time: simulated (solid) vs closed form (dashed)".into(),
@@ -228,7 +229,21 @@ fn panel(cases: &[&Case], depth: usize) -> LineChart {
     }
 }
 
-fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
+/// GD runs (the ρ = 0 control) below ρ at depths of the given parity, as (depth, run).
+fn gd_below_rho<'a>(
+    controls: &[&'a LoadedRun],
+    rho: f64,
+    even: bool,
+) -> Vec<(usize, &'a LoadedRun)> {
+    controls
+        .iter()
+        .filter(|r| r.summary.alpha[0] < rho && (r.summary.depth % 2 == 0) == even)
+        .map(|r| (r.summary.depth, *r))
+        .collect()
+}
+
+fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> Vec<Claim> {
+    let rho = cases.first().map_or(1.0, |c| c.rho);
     let mut claims = Vec::new();
     let stationary: Vec<f64> = cases
         .iter()
@@ -275,8 +290,7 @@ fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
             .map(|(l, w, b)| format!("L={l}: |w| = {w:.2e} (bound {b:.2e})"))
             .collect::<Vec<_>>()
             .join("; ");
-        claims.push(
-            Claim::verdict(
+        let mut claim = Claim::verdict(
                 "s3.linf.regimes.even_dies",
                 "linf",
                 "Thm 3.2: at even depth, α_j < ρ ⇒ β_j → 0 (w_j reaches the sliding point 0 and stays).",
@@ -285,8 +299,33 @@ fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
                 measured,
                 pass,
             )
-            .with_figure(figure),
-        );
+            .with_figure(figure);
+        let gd = gd_below_rho(controls, rho, true);
+        if !gd.is_empty() {
+            let finals: Vec<(usize, f64, f64)> = gd
+                .iter()
+                .map(|(l, run)| {
+                    let last = run.rows.last().map_or(f64::NAN, |r| r.beta[0].abs());
+                    let step = run.summary.final_time / run.summary.steps.max(1) as f64;
+                    (
+                        *l,
+                        last.powf(1.0 / *l as f64),
+                        step * run.summary.mu.as_ref().map_or(1.0, |m| m[0])
+                            * rho.powi(*l as i32 - 1),
+                    )
+                })
+                .collect();
+            claim = claim.with_control(
+                "GD (ρ = 0), same α and η",
+                &finals
+                    .iter()
+                    .map(|(l, w, b)| format!("L={l}: |w| = {w:.2e} (bound {b:.2e})"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                finals.iter().any(|(_, w, b)| *w > *b * (1.0 + 1e-9)),
+            );
+        }
+        claims.push(claim);
     }
     let rises: Vec<(usize, bool, f64)> = cases
         .iter()
@@ -307,8 +346,7 @@ fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        claims.push(
-            Claim::verdict(
+        let mut claim = Claim::verdict(
                 "s3.linf.regimes.odd_rises",
                 "linf",
                 "Thm 3.2: at odd depth, α_j < ρ ⇒ β_j rises monotonically towards ρ^L without reaching it.",
@@ -317,8 +355,35 @@ fn qualitative_claims(cases: &[Case], figure: &str) -> Vec<Claim> {
                 measured,
                 pass,
             )
-            .with_figure(figure),
-        );
+            .with_figure(figure);
+        let gd = gd_below_rho(controls, rho, false);
+        if !gd.is_empty() {
+            let outcomes: Vec<(usize, bool, f64)> = gd
+                .iter()
+                .map(|(l, run)| {
+                    let betas: Vec<f64> = run.rows.iter().map(|r| r.beta[0]).collect();
+                    let last = betas.last().copied().unwrap_or(f64::NAN);
+                    let rho_l = rho.powi(*l as i32);
+                    (
+                        *l,
+                        betas.windows(2).all(|w| w[1] >= w[0]) && last < rho_l,
+                        last / rho_l,
+                    )
+                })
+                .collect();
+            claim = claim.with_control(
+                "GD (ρ = 0), same α and η",
+                &outcomes
+                    .iter()
+                    .map(|(l, ok, ratio)| {
+                        format!("L={l}: β/ρ^L = {ratio:.3e} at the end, monotone below ρ^L: {ok}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                outcomes.iter().any(|(_, ok, _)| !ok),
+            );
+        }
+        claims.push(claim);
     }
     let growth: Vec<f64> = cases
         .iter()

@@ -164,6 +164,14 @@ pub fn run_sequence(rows: &[Row], switches: &[MeasuredSwitch]) -> String {
     sequence_text(first, switches.iter().map(|s| s.to))
 }
 
+/// The negative control of a dominant-sequence claim: the control run's measured sequence (1-based
+/// text) and whether it differs from the sequence predicted for SAM.
+pub fn sequence_control(control: &LoadedRun, predicted_text: &str) -> (String, bool) {
+    let text = run_sequence(&control.rows, &measured_switches(&control.rows));
+    let differs = text != predicted_text;
+    (format!("sequence {text}"), differs)
+}
+
 /// Every training input with the inline μ it trained on (empty when it used a `data.*` input).
 pub fn load_runs_with_mu(
     ctx: &TaskContext<'_>,

@@ -38,10 +38,7 @@ impl StageKind for Limit {
         "sec4.limit"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/limit.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![float(

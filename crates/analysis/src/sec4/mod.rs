@@ -16,7 +16,6 @@ use pipeline::stage::StageKind;
 pub fn kinds() -> Vec<Box<dyn StageKind>> {
     vec![
         Box::new(sequential::Sequential),
-        Box::new(initscale::DominantColumnKind),
         Box::new(initscale::InitScale),
         Box::new(limit::Limit),
         Box::new(thresholds::Thresholds),

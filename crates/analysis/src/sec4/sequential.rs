@@ -15,7 +15,7 @@ use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, dominant, load_runs};
 use crate::sec4::common::{
     MeasuredSwitch, c_ode, direction_series, dominant_series, figure_error, float,
-    measured_switches, predicted_sequence, recovered_big_c, run_sequence, sample,
+    measured_switches, predicted_sequence, recovered_big_c, run_sequence, sample, sequence_control,
 };
 use crate::table::{Columns, write_and_publish};
 
@@ -63,10 +63,7 @@ impl StageKind for Sequential {
         "sec4.sequential"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/sequential.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -130,7 +127,11 @@ impl StageKind for Sequential {
         write_table(ctx, &mu, &compared)?;
         let mut claims = Vec::new();
         for c in &compared {
-            claims.extend(claims_for(c, &mu, &params));
+            let control = gd
+                .iter()
+                .copied()
+                .find(|g| g.summary.alpha == c.run.summary.alpha);
+            claims.extend(claims_for(c, control, &mu, &params));
         }
         for run in &gd {
             claims.push(gd_claim(run));
@@ -139,7 +140,8 @@ impl StageKind for Sequential {
             claims.push(euler_order_claim(run, &compared, &mu, &params)?);
         }
         write_claims(ctx.out_dir, &claims)?;
-        let figures = render(ctx, &mu, &compared, &gd, &params)?;
+        // The figures show one GD baseline (the first in plan order); every GD run is a control above.
+        let figures = render(ctx, &mu, &compared, &gd[..gd.len().min(1)], &params)?;
         write_figures(ctx.out_dir, &figures)?;
         Ok(())
     }
@@ -230,9 +232,14 @@ fn alpha_id(alpha: f64) -> String {
     format!("a{alpha}")
 }
 
-fn claims_for(c: &Compared<'_>, mu: &[f64], params: &Params) -> Vec<Claim> {
+fn claims_for(
+    c: &Compared<'_>,
+    control: Option<&LoadedRun>,
+    mu: &[f64],
+    params: &Params,
+) -> Vec<Claim> {
     let id = alpha_id(c.alpha);
-    let sequence = Claim::verdict(
+    let mut sequence = Claim::verdict(
         &format!("s4.thm4.4.sequence.{id}"),
         SECTION,
         &format!(
@@ -246,6 +253,12 @@ fn claims_for(c: &Compared<'_>, mu: &[f64], params: &Params) -> Vec<Claim> {
         c.measured_text == c.predicted_text,
     )
     .with_figure(FIG_DOMINANT);
+    // A predicted minor phase is what GD does not have: GD from the same init is the control. A
+    // prediction of "major from the start" is not SAM-specific, so it carries no control.
+    if let Some(gd) = control.filter(|_| !c.predicted.is_empty()) {
+        let (text, differs) = sequence_control(gd, &c.predicted_text);
+        sequence = sequence.with_control("GD, same init and clock", &text, differs);
+    }
     let (time_pass, time_text) = if c.measured.len() == c.predicted.len() && !c.predicted.is_empty()
     {
         let worst = c

@@ -45,15 +45,7 @@ impl StageKind for Thresholds {
         "sec4.thresholds"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec4/thresholds.rs",
-                "sec4/common.rs",
-                "sec4/sequential.rs",
-                "runs/output.rs"
-            ],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![float(

@@ -12,7 +12,7 @@ use crate::error::AnalysisError;
 use crate::runs::output::{LoadedRun, dominant, norm};
 use crate::sec4::common::{
     c_ode, direction_series, figure_error, float, float_vec, fmt_opt, load_runs_with_mu,
-    measured_switches, predicted_sequence, run_sequence,
+    measured_switches, predicted_sequence, run_sequence, sequence_control,
 };
 use crate::table::{Columns, write_and_publish};
 
@@ -43,10 +43,7 @@ impl StageKind for Timescale {
         "sec4.timescale"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["sec4/timescale.rs", "sec4/common.rs", "runs/output.rs"],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -304,8 +301,7 @@ impl StageKind for Timescale {
                 } else {
                     f64::INFINITY
                 };
-                claims.push(
-                    Claim::verdict(
+                let mut claim = Claim::verdict(
                         &format!("s4.b5.8.mu_shrink.eta{step_size}"),
                         SECTION,
                         &format!(
@@ -324,8 +320,12 @@ impl StageKind for Timescale {
                         ),
                         measured_text == predicted_text && worst <= p.shrink_rel_tol,
                     )
-                    .with_figure(FIG_SHRINK),
-                );
+                    .with_figure(FIG_SHRINK);
+                if let Some(gd) = shrink.iter().find(|r| r.summary.optimizer == "gd") {
+                    let (text, differs) = sequence_control(gd, &predicted_text);
+                    claim = claim.with_control("GD, same μ-shrink setting", &text, differs);
+                }
+                claims.push(claim);
                 vlines = predicted
                     .iter()
                     .map(|s| RefLine::new(s.tau / scale, format!("{}→{}", s.from + 1, s.to + 1)))
@@ -448,6 +448,17 @@ fn collapse_part(
     let mut rescaled_series = Vec::new();
     let mut original_series = Vec::new();
     let mut vlines = Vec::new();
+    // The negative control of both collapse claims: GD from the same init, which should not collapse.
+    let gd_control = runs.iter().find(|r| r.summary.optimizer == "gd").map(|gd| {
+        let norm0 = gd.rows.first().map_or(1.0, |r| norm(&r.beta));
+        let lowest = gd
+            .rows
+            .iter()
+            .map(|r| norm(&r.beta))
+            .fold(f64::INFINITY, f64::min);
+        let last = gd.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
+        (lowest / norm0, last / norm0, gd.summary.clock.clone())
+    });
     for (i, run) in runs.iter().enumerate() {
         let mu = inline_mu(with_mu, run)?.to_vec();
         let alpha = run.summary.alpha.clone();
@@ -465,8 +476,7 @@ fn collapse_part(
                 (Some(end), Some(hit)) => (hit - end).abs() <= p.collapse_tau_tol,
                 _ => false,
             };
-            claims.push(
-                Claim::verdict(
+            let mut claim = Claim::verdict(
                     &format!("s4.b5.6.collapse.a{}", alpha[0]),
                     "initscale",
                     &format!(
@@ -486,8 +496,15 @@ fn collapse_part(
                     ),
                     pass,
                 )
-                .with_figure(FIG_COLLAPSE),
-            );
+                .with_figure(FIG_COLLAPSE);
+            if let Some((lowest, _, clock)) = &gd_control {
+                claim = claim.with_control(
+                    &format!("GD, same α ({clock} clock)"),
+                    &format!("lowest ‖β‖/‖β_0‖ = {lowest:.2e}"),
+                    *lowest >= p.collapse_floor,
+                );
+            }
+            claims.push(claim);
             rescaled_series.push(Series::new(
                 format!("{name}: ‖β‖"),
                 run.rows.iter().map(|r| (r.tau, norm(&r.beta))).collect(),
@@ -513,8 +530,7 @@ fn collapse_part(
         } else {
             let final_norm = run.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
             if run.summary.optimizer == "sam-l2" {
-                claims.push(
-                    Claim::verdict(
+                let mut claim = Claim::verdict(
                         &format!("s4.b5.6.collapse_original.a{}", alpha[0]),
                         "initscale",
                         "Plain discrete ℓ2-SAM below α_c hovers near the origin (B5.6: iterates jump across 0)",
@@ -523,8 +539,15 @@ fn collapse_part(
                         format!("‖β_end‖/‖β_0‖ = {:.2e}, β_end = {:?}", final_norm / norm0, run.summary.final_beta),
                         final_norm < 1e-2 * norm0,
                     )
-                    .with_figure(FIG_COLLAPSE),
-                );
+                    .with_figure(FIG_COLLAPSE);
+                if let Some((_, last, clock)) = &gd_control {
+                    claim = claim.with_control(
+                        &format!("GD, same α and η ({clock} clock)"),
+                        &format!("‖β_end‖/‖β_0‖ = {last:.2e}"),
+                        *last >= 1e-2,
+                    );
+                }
+                claims.push(claim);
             }
             original_series.push(Series::new(
                 format!("{name}: ‖β‖"),

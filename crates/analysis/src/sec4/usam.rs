@@ -139,15 +139,7 @@ impl StageKind for UsamAblation {
         "sec4.usam"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec4/usam.rs",
-                "sec4/sequential.rs",
-                "sec4/common.rs",
-                "runs/output.rs"
-            ],
-            ["numerics", "figures"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -90,11 +90,6 @@ pub fn spread(values: &[f64]) -> (f64, f64, f64) {
     (mean, min, max)
 }
 
-/// Convert a figures error into the crate error (a figure is part of the task's result).
-pub fn figure_error(error: figures::FigureError) -> AnalysisError {
-    AnalysisError::invalid(format!("failed to render a figure: {error}"))
-}
-
 /// Writes `values` as little-endian f32 (compact storage of Grad-CAM maps and images).
 pub fn write_f32(path: &Path, values: &[f32]) -> Result<(), AnalysisError> {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -32,6 +32,7 @@ struct GridParams {
     mu: Vec<f64>,
     depth: usize,
     optimizer: String,
+    clock: String,
     rho: f64,
     alpha_unit: f64,
     ratios: Vec<f64>,
@@ -67,6 +68,16 @@ pub struct Grid {
     pub tau_end: f64,
     pub dominance: f64,
     pub cells: Vec<Cell>,
+    /// The runs' clock: `rescaled` (grids written before the field existed) or `original`.
+    #[serde(default = "rescaled")]
+    pub clock: String,
+    /// The runs' step η (0 in grids written before the field existed).
+    #[serde(default)]
+    pub lr: f64,
+}
+
+fn rescaled() -> String {
+    "rescaled".into()
 }
 
 /// The effective radius of the closed forms (GD is ℓ∞-SAM at ρ = 0).
@@ -137,15 +148,7 @@ impl StageKind for PhaseGrid {
         "sec3.phase_grid"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "sec3/phase.rs",
-                "runs/spec.rs",
-                "runs/data.rs",
-                "runs/stop.rs"
-            ],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let float = |min| ParamType::Float {
@@ -196,8 +199,19 @@ impl StageKind for PhaseGrid {
                 },
                 "grid values of α_j / alpha_unit, for both coordinates",
             ),
-            ParamSpec::new("lr", float(0.0), "rescaled-clock step η").with_default(5e-3),
-            ParamSpec::new("tau_end", float(0.0), "rescaled horizon").with_default(10.0),
+            ParamSpec::new(
+                "clock",
+                ParamType::Str {
+                    choices: Some(vec!["rescaled", "original"]),
+                },
+                "the runs' clock; in the original clock a cell is decided by the closed form up to the \
+                 rescaled time τ the run actually accumulated",
+            )
+            .with_default("rescaled"),
+            ParamSpec::new("lr", float(0.0), "step η in the runs' clock")
+                .with_default(5e-3)
+                .sweepable(),
+            ParamSpec::new("tau_end", float(0.0), "horizon in the runs' clock").with_default(10.0),
             ParamSpec::new("beta_cap", float(0.0), "stop a run when ‖β‖ exceeds this")
                 .with_default(1e8),
             ParamSpec::new(
@@ -224,7 +238,7 @@ impl StageKind for PhaseGrid {
         let rho = theory_rho(&p.optimizer, p.rho);
         let config = TrainConfig::new(TrainParams {
             optimizer: parse_optimizer(&p.optimizer, p.rho)?,
-            clock: parse_clock("rescaled")?,
+            clock: parse_clock(&p.clock)?,
             lr: p.lr,
             steps: (p.tau_end / p.lr).round() as u64,
             log: LogSchedule::explicit(Vec::new()),
@@ -275,7 +289,11 @@ impl StageKind for PhaseGrid {
                     &alpha,
                     rho,
                     p.depth,
-                    p.tau_end,
+                    if p.clock == "original" {
+                        run.final_record.tau
+                    } else {
+                        p.tau_end
+                    },
                     p.beta_cap,
                     p.dominance,
                 ),
@@ -292,6 +310,8 @@ impl StageKind for PhaseGrid {
             tau_end: p.tau_end,
             dominance: p.dominance,
             cells,
+            clock: p.clock.clone(),
+            lr: p.lr,
         };
         write_json(&ctx.out_dir.join(GRID_FILE), &grid)?;
         let cells = &grid.cells;

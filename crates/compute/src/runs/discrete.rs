@@ -47,17 +47,7 @@ impl StageKind for TrainDiscrete {
         "train.discrete"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "runs/discrete.rs",
-                "runs/spec.rs",
-                "runs/output.rs",
-                "runs/data.rs",
-                "runs/training.rs",
-                "runs/stop.rs"
-            ],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let mut specs = model_specs();

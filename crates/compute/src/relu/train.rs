@@ -90,10 +90,7 @@ impl StageKind for ReluTrain {
         "relu.train"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["relu/train.rs", "runs/spec.rs", "runs/data.rs"],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -89,6 +89,10 @@ pub struct Claim {
     /// `pass` is then false, and the row counts neither as reproduced nor as contradicted.
     #[serde(default)]
     pub inconclusive: bool,
+    /// The negative control of a "SAM does X unlike GD" claim: the same statistic measured on GD
+    /// (or ρ = 0) through the same code, formatted; set with [`Claim::with_control`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 impl Claim {
@@ -117,6 +121,7 @@ impl Claim {
             known: false,
             class: ClaimClass::Evidence,
             inconclusive: false,
+            control: None,
         }
     }
 
@@ -142,6 +147,7 @@ impl Claim {
             known: false,
             class: ClaimClass::Evidence,
             inconclusive: false,
+            control: None,
         }
     }
 
@@ -162,6 +168,29 @@ impl Claim {
     pub fn inconclusive(mut self) -> Self {
         self.inconclusive = true;
         self.pass = false;
+        self
+    }
+
+    /// Attaches the negative control of a "SAM does X unlike GD" claim: `measured` is the same
+    /// statistic on the control run(s) (GD, or ρ = 0, through the same code), shown beside the SAM
+    /// value in the ledger. `differs` says whether the control comes out differently from the
+    /// paper's prediction for SAM. If it does not, the row is not evidence that SAM does X: a
+    /// reproduced row becomes inconclusive, and the measured text says why.
+    pub fn with_control(mut self, label: &str, measured: &str, differs: bool) -> Self {
+        let control = format!("{label}: {measured}");
+        self.measured = if differs {
+            format!("{} · control {control}", self.measured)
+        } else {
+            format!(
+                "{} · control {control} — the control meets the prediction too, so this does not \
+                 single out SAM",
+                self.measured
+            )
+        };
+        self.control = Some(control);
+        if !differs && self.class == ClaimClass::Evidence && self.pass {
+            self = self.inconclusive();
+        }
         self
     }
 
@@ -242,7 +271,7 @@ impl StageKind for Ledger {
         "claims.ledger"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!([], [])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -419,6 +448,24 @@ mod tests {
         let claim: Claim = serde_json::from_str(old).unwrap();
         assert_eq!(claim.class, ClaimClass::Evidence);
         assert_eq!(claim.outcome(), Verdict::Reproduced);
+    }
+
+    #[test]
+    fn a_control_that_does_it_too_makes_the_row_inconclusive() {
+        let distinct = row("a", true).with_control("GD", "major throughout", true);
+        assert_eq!(distinct.outcome(), Verdict::Reproduced);
+        assert_eq!(distinct.control.as_deref(), Some("GD: major throughout"));
+        assert!(
+            distinct
+                .measured
+                .ends_with("· control GD: major throughout")
+        );
+        let same = row("b", true).with_control("GD", "minor first", false);
+        assert_eq!(same.outcome(), Verdict::Inconclusive);
+        assert!(same.measured.contains("does not single out SAM"));
+        // A contradicted row stays contradicted: the control cannot rescue a failed prediction.
+        let failed = row("c", false).with_control("GD", "x", false);
+        assert_eq!(failed.outcome(), Verdict::Contradicted);
     }
 
     #[test]

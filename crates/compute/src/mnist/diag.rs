@@ -144,10 +144,7 @@ impl StageKind for DiagTrain {
         KIND
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            ["mnist/diag.rs", "mnist/common.rs", "runs/stop.rs"],
-            ["vision", "numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

@@ -94,7 +94,7 @@ impl StageKind for Single {
         "data.single"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["runs/data.rs"], ["numerics"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -125,7 +125,7 @@ impl StageKind for Gaussian {
         "data.gaussian"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["runs/data.rs"], ["numerics"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
@@ -185,7 +185,7 @@ impl StageKind for Separable {
         "data.separable"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["runs/data.rs"], ["numerics"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

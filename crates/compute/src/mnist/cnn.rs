@@ -83,7 +83,7 @@ impl StageKind for CnnTrain {
         KIND
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["mnist/cnn.rs", "mnist/common.rs"], ["vision"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

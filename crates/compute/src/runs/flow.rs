@@ -49,16 +49,7 @@ impl StageKind for TrainFlow {
         "train.flow"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(
-            [
-                "runs/flow.rs",
-                "runs/spec.rs",
-                "runs/output.rs",
-                "runs/data.rs",
-                "runs/training.rs"
-            ],
-            ["numerics"]
-        )
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let positive = non_negative_float();

@@ -159,6 +159,7 @@ const RESULTS: &[PaperResult] = &[
             "s4.thm4.4.sequence.*",
             "s4.thm4.4.switch_times.*",
             "s4.prop4.7.*",
+            "s3.plane.l2_c_ode.*",
         ],
     },
     PaperResult {
@@ -223,7 +224,12 @@ const RESULTS: &[PaperResult] = &[
         section: "reviewers",
         measured: "GD from the same initializations: which coordinate leads at every τ, and the GD \
                    phase diagram beside ℓ∞-SAM's.",
-        claims: &["s4.gd.*", "s4.b5.8.mu_shrink.gd", "s3.linf.phase.gd.*"],
+        claims: &[
+            "s4.gd.*",
+            "s4.b5.8.mu_shrink.gd",
+            "s3.linf.phase.gd.*",
+            "s3.plane.gd_closed_form.*",
+        ],
     },
     PaperResult {
         id: "rq-loss",
@@ -260,9 +266,10 @@ const RESULTS: &[PaperResult] = &[
         id: "rq-time",
         title: "Reviewers: original vs rescaled time",
         section: "flows",
-        measured: "Which switches are reachable in original time, and plain discrete ℓ2-SAM in \
-                   original time against the rescaled flow.",
+        measured: "Reachable switches in original time; plain discrete ℓ2-SAM, and ℓ∞-SAM's limits \
+                   at η up to 0.5, against the flow.",
         claims: &[
+            "s3.linf.phase_original.*",
             "s4.b5.8.unreachable_in_original_time",
             "s4.b5.8.original_time_switch.*",
             "s4.b5.8.mu_shrink.eta*",
@@ -295,7 +302,7 @@ impl StageKind for ReportHtml {
         "report.html"
     }
     fn fingerprint(&self) -> &'static str {
-        crate::fingerprint!(["report_stage.rs", "rundiff.rs"], ["report"])
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         let text = |name, default: &str, doc| ParamSpec {
