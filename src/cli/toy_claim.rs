@@ -2,8 +2,6 @@
 //! tests can drive `claims.ledger`, `run`'s claims line and `minorfirst diff` on a pipeline that
 //! runs in milliseconds. It lives in the binary because the engine's toys know no claims.
 
-use std::sync::OnceLock;
-
 use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 use stagekit::claims::{Claim, write_claims};
 
@@ -17,8 +15,7 @@ impl StageKind for ToyClaim {
         "toy.claim"
     }
     fn fingerprint(&self) -> &'static str {
-        static DIGEST: OnceLock<String> = OnceLock::new();
-        DIGEST.get_or_init(|| pipeline::fingerprint::of_source(include_str!("toy_claim.rs")))
+        crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![

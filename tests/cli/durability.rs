@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::bin;
+use crate::util::{bin, quick_project};
 
 struct Project {
     dir: tempfile::TempDir,
@@ -244,17 +244,6 @@ fn next(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A temp copy of the repository's pipeline (`pipeline.toml`, `expectations.toml`, a link to `data/`).
-fn quick_project() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for file in ["pipeline.toml", "expectations.toml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
-    }
-    std::os::unix::fs::symlink(root.join("data"), dir.path().join("data")).unwrap();
-    dir
 }
 
 fn quick(dir: &Path, args: &[&str]) -> Output {

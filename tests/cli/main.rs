@@ -4,6 +4,7 @@ mod durability;
 mod engine;
 mod expectations;
 mod faults;
+mod fingerprints;
 mod habits;
 mod remote;
 mod report;

@@ -17,3 +17,14 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .output()
         .expect("spawn minorfirst")
 }
+
+/// A temp copy of the repository's pipeline (`pipeline.toml`, `expectations.toml`, a link to `data/`).
+pub fn quick_project() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["pipeline.toml", "expectations.toml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
+    }
+    std::os::unix::fs::symlink(root.join("data"), dir.path().join("data")).unwrap();
+    dir
+}

@@ -598,6 +598,45 @@ pub fn of_tree(root: &Path, package: &str, toolchain: &Toolchain) -> Result<Fing
     Workspace::load(root)?.fingerprint(package, toolchain)
 }
 
+/// Copy every fingerprint input of the tree at `from` to `to`: the workspace `Cargo.toml` and
+/// `Cargo.lock`, and each member's `Cargo.toml`, `build.rs` and source directories. A fingerprint of
+/// the copy equals the original's; tests edit the copy.
+pub fn copy_inputs(from: &Path, to: &Path) -> Result<(), Error> {
+    fn copy_file(from: &Path, to: &Path) -> Result<(), Error> {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| error(format!("create {}: {e}", parent.display())))?;
+        }
+        std::fs::copy(from, to)
+            .map(drop)
+            .map_err(|e| error(format!("copy {}: {e}", from.display())))
+    }
+    let workspace = Workspace::load(from)?;
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        copy_file(&from.join(file), &to.join(file))?;
+    }
+    for member in workspace.members.values() {
+        let dir = from.join(&member.dir);
+        let mut files = Vec::new();
+        for sub in SOURCE_DIRS {
+            if dir.join(sub).is_dir() {
+                collect(&dir.join(sub), &mut files)?;
+            }
+        }
+        files.extend(
+            ["Cargo.toml", "build.rs"]
+                .iter()
+                .map(|f| dir.join(f))
+                .filter(|f| f.is_file()),
+        );
+        for file in files {
+            let relative = file.strip_prefix(from).unwrap_or(&file);
+            copy_file(&file, &to.join(relative))?;
+        }
+    }
+    Ok(())
+}
+
 fn build_context() -> (PathBuf, String, PathBuf) {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from build.rs"));
     let package = std::env::var("CARGO_PKG_NAME").expect("run from build.rs");
@@ -887,6 +926,19 @@ mod tests {
         assert_eq!(
             moved(&base, &digests(dir.path(), &toolchain())),
             ["a", "b", "c", "d"]
+        );
+    }
+
+    #[test]
+    fn a_copy_of_the_inputs_has_the_same_fingerprints() {
+        let dir = workspace();
+        write(dir.path(), "crates/a/tests/t.rs", "#[test]\nfn t() {}\n");
+        let copy = tempfile::tempdir().unwrap();
+        copy_inputs(dir.path(), copy.path()).unwrap();
+        assert!(!copy.path().join("crates/a/tests").exists());
+        assert_eq!(
+            digests(dir.path(), &toolchain()),
+            digests(copy.path(), &toolchain())
         );
     }
 

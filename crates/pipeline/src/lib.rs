@@ -63,7 +63,11 @@
 pub mod config;
 pub mod error;
 pub mod exec;
-pub mod fingerprint;
+/// Implementation fingerprint of this crate's (toy) kinds, derived at build time by the
+/// `fingerprint` crate from every source file and locked registry crate `pipeline` can reach.
+pub mod fingerprint {
+    include!(concat!(env!("OUT_DIR"), "/fingerprint.rs"));
+}
 pub mod params;
 pub mod plan;
 pub mod registry;

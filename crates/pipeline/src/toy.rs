@@ -6,27 +6,32 @@
 //! `<stage> <params as JSON>` to that file, so tests can count executions across processes.
 
 use std::io::Write;
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::fingerprint;
 use crate::registry::Registry;
 use crate::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
 
 /// Register every toy kind.
 pub fn register(registry: &mut Registry) {
-    registry
-        .register(Gen)
-        .register(Work)
-        .register(Sum)
-        .register(Fail)
-        .register(Blob);
+    for kind in kinds() {
+        registry.register_boxed(kind);
+    }
+}
+
+/// Every toy kind.
+pub fn kinds() -> Vec<Box<dyn StageKind>> {
+    vec![
+        Box::new(Gen),
+        Box::new(Work),
+        Box::new(Sum),
+        Box::new(Fail),
+        Box::new(Blob),
+    ]
 }
 
 fn toy_fingerprint() -> &'static str {
-    static DIGEST: OnceLock<String> = OnceLock::new();
-    DIGEST.get_or_init(|| fingerprint::of_source(include_str!("toy.rs")))
+    crate::fingerprint::FINGERPRINT
 }
 
 fn log_execution(ctx: &TaskContext<'_>) -> Result<(), TaskError> {

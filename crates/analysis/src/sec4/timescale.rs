@@ -171,8 +171,7 @@ impl StageKind for Timescale {
                     ),
                 ),
             };
-            claims.push(
-                Claim::verdict(
+            let mut claim = Claim::verdict(
                     &format!("s4.b5.8.original_time_switch.a{alpha}"),
                     SECTION,
                     &format!(
@@ -189,8 +188,24 @@ impl StageKind for Timescale {
                     text,
                     pass,
                 )
-                .with_figure(FIG_TIME),
-            );
+                .with_figure(FIG_TIME);
+            // Control: GD from the same init in the same clock, which should not switch at all.
+            if let Some(gd) = runs
+                .iter()
+                .find(|r| r.summary.group == "orig-gd" && r.summary.alpha == run.summary.alpha)
+            {
+                let switches = measured_switches(&gd.rows);
+                claim = claim.with_control(
+                    "GD, same init, clock and η",
+                    &format!(
+                        "{} switches ({})",
+                        switches.len(),
+                        run_sequence(&gd.rows, &switches)
+                    ),
+                    switches.is_empty(),
+                );
+            }
+            claims.push(claim);
             orig_series.push(Series::new(
                 format!("α = {alpha}: β1/‖β‖ (discrete, original time)"),
                 run.rows
