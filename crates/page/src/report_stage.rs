@@ -154,12 +154,13 @@ const RESULTS: &[PaperResult] = &[
         title: "Sequential amplification in time",
         section: "sequential",
         measured: "Order and times of the coordinate switches of discrete ℓ2-SAM against the exact \
-                   C-ODE reduction and the criterion of Prop 4.7 (Thm 4.4).",
+                   C-ODE reduction and the criterion of Prop 4.7 (Thm 4.4); USAM ablation.",
         claims: &[
             "s4.thm4.4.sequence.*",
             "s4.thm4.4.switch_times.*",
             "s4.prop4.7.*",
             "s3.plane.l2_c_ode.*",
+            "s4.usam.*",
         ],
     },
     PaperResult {
@@ -183,24 +184,8 @@ const RESULTS: &[PaperResult] = &[
         title: "Multi-sample data",
         section: "multisample",
         measured: "Limit direction, ℓ∞-SAM gating and the minor-first phase of ℓ2-SAM on Gaussian \
-                   clusters at ±(1, 2).",
-        claims: &["s3.multisample.*"],
-    },
-    PaperResult {
-        id: "mechanism",
-        title: "Mechanism: USAM ablation",
-        section: "mechanism",
-        measured: "Dominant indices visited and the minor-phase length under USAM (no normalisation) at \
-                   three ρ against ℓ2-SAM and GD from the same inits, μ = (1, …, 5).",
-        claims: &["s4.usam.*"],
-    },
-    PaperResult {
-        id: "relu",
-        title: "Reviewers: a ReLU network",
-        section: "relu",
-        measured: "Which input coordinate the effective weight of a two-layer ReLU network leads with over \
-                   training, GD vs ℓ2-SAM vs ℓ∞-SAM, over seeds.",
-        claims: &["relu.*"],
+                   clusters at ±(1, 2); a ReLU net on clusters.",
+        claims: &["s3.multisample.*", "relu.*"],
     },
     PaperResult {
         id: "mnist-cnn",
