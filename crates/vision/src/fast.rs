@@ -512,6 +512,114 @@ impl<T: Real> Workspace<T> {
     }
 }
 
+impl<T: Real> Workspace<T> {
+    /// Saliency of one image for its true class `target` (see [`Kernels::saliency`]); `scratch`
+    /// receives the (unused) parameter gradient of the backward pass.
+    fn saliency(
+        &mut self,
+        d: &Dims,
+        w: &Packed<T>,
+        image: &[f32],
+        target: usize,
+        scratch: &mut Packed<T>,
+    ) -> Saliency {
+        let (side, c1, c2, o) = (d.side, d.c1, d.c2, d.outputs);
+        self.forward(d, w, image);
+        let weights = score_weights(o, target);
+        let score: f64 = self.logits.iter().zip(&weights).map(|(z, s)| z * s).sum();
+        // Grad-CAM channel weights: the spatial mean over the s1 × s1 map A_k of ∂score/∂A_k. The
+        // head is max-pool then linear, and a max-pool routes each window's whole gradient to its
+        // entries (to one winner, or split at a tie), so the sum over a window is ∂score/∂P of the
+        // pooled value P, whatever the tie rule: Σ_{y,x} ∂score/∂A_k = Σ_pos Σ_out s_out·w₃.
+        let mut channel = vec![0.0f64; c2];
+        for pos in 0..d.s2 * d.s2 {
+            for (k, weight) in channel.iter_mut().enumerate() {
+                let row = &w.w3[(pos * c2 + k) * o..][..o];
+                *weight += row
+                    .iter()
+                    .zip(&weights)
+                    .map(|(v, s)| v.to_f64() * s)
+                    .sum::<f64>();
+            }
+        }
+        let plane = (d.s1 * d.s1) as f64;
+        channel.iter_mut().for_each(|v| *v /= plane);
+        // A = ReLU(conv₂ + b₂) at every s1 × s1 position (row y of Z₂ starts at y·p).
+        let mut gradcam = Vec::with_capacity(d.s1 * d.s1);
+        for y in 0..d.s1 {
+            for x in 0..d.s1 {
+                let z = &self.z2[(y * d.p + x) * c2..][..c2];
+                let value: f64 = z
+                    .iter()
+                    .zip(&w.b2)
+                    .zip(&channel)
+                    .map(|((&z, &b), &weight)| weight * (z + b).to_f64().max(0.0))
+                    .sum();
+                gradcam.push(value.max(0.0));
+            }
+        }
+        // ∂score/∂x: the backward pass leaves ∂score/∂Z₁ in z1; Z₁(y, x) reads pixel
+        // (y + dy − 1, x + dx − 1) through tap (dy, dx), so pixel (i, j) collects tap (dy, dx) from
+        // Z₁(i + 1 − dy, j + 1 − dx).
+        let dlogits: Vec<T> = weights.iter().map(|&s| T::from_f64(s)).collect();
+        self.backward(d, w, &dlogits, scratch);
+        let mut input_gradient = vec![0.0f64; side * side];
+        for i in 0..side {
+            for j in 0..side {
+                let mut acc = 0.0;
+                for dy in 0..3 {
+                    let Some(y) = (i + 1).checked_sub(dy).filter(|&y| y < side) else {
+                        continue;
+                    };
+                    for dx in 0..3 {
+                        let Some(x) = (j + 1).checked_sub(dx).filter(|&x| x < side) else {
+                            continue;
+                        };
+                        let dz = &self.z1[(y * side + x) * c1..][..c1];
+                        let tap = &w.w1[(dy * 3 + dx) * c1..][..c1];
+                        acc += dz
+                            .iter()
+                            .zip(tap)
+                            .map(|(&g, &v)| (g * v).to_f64())
+                            .sum::<f64>();
+                    }
+                }
+                input_gradient[i * side + j] = acc;
+            }
+        }
+        Saliency {
+            gradcam,
+            input_gradient,
+            score,
+        }
+    }
+}
+
+/// Weights s of the saliency score Σ_k s_k·logit_k: binary, the label ±1 (the logit signed toward
+/// the true label); ten-class, the one-hot of the true class. The same convention as
+/// [`crate::gradcam`].
+fn score_weights(outputs: usize, target: usize) -> Vec<f64> {
+    if outputs == 1 {
+        vec![if target == 1 { 1.0 } else { -1.0 }]
+    } else {
+        (0..outputs)
+            .map(|k| f64::from(u8::from(k == target)))
+            .collect()
+    }
+}
+
+/// Two saliency maps of one image for its true class, from the training kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saliency {
+    /// Raw Grad-CAM at the last conv layer, before its pool: ReLU(Σ_k w_k A_k) on the
+    /// (side/2)² grid, w_k the spatial mean of ∂score/∂A_k (not upsampled, not normalised).
+    pub gradcam: Vec<f64>,
+    /// ∂score/∂x at every input pixel (side², row-major).
+    pub input_gradient: Vec<f64>,
+    /// The score: the logit signed toward the label (binary) or the true class's logit.
+    pub score: f64,
+}
+
 /// 2×2 max-pool of `z` (rows of `width` positions, `height` × `height` valid, channels last) plus
 /// `bias`, then ReLU; writes pooled values at `dst(py, px) + c` and the winner (2·row + col inside
 /// the window, first maximum on ties) or [`INACTIVE`] into `arg`.
@@ -688,6 +796,41 @@ impl Kernels {
         loss * scale
     }
 
+    /// Image side length.
+    pub fn side(&self) -> usize {
+        self.dims.side
+    }
+
+    /// Grad-CAM and the input gradient of every image for its true class at `params` (flat layout),
+    /// computed in precision `T`, images in parallel (each image is independent, so the result does
+    /// not depend on the thread count).
+    pub fn saliency<T: Real>(
+        &self,
+        params: &[f64],
+        images: &[f32],
+        targets: &[usize],
+    ) -> Vec<Saliency> {
+        let d = self.dims;
+        let per_image = d.side * d.side;
+        assert_eq!(images.len(), targets.len() * per_image);
+        let packed = Packed::<T>::new(&d, params, T::from_f64);
+        let chunks: Vec<Vec<Saliency>> = images
+            .par_chunks(CHUNK * per_image)
+            .zip(targets.par_chunks(CHUNK))
+            .map_init(
+                || (Workspace::<T>::new(&d), Packed::<T>::zeros(&d, false)),
+                |(ws, scratch), (images, targets)| {
+                    images
+                        .chunks_exact(per_image)
+                        .zip(targets)
+                        .map(|(image, &target)| ws.saliency(&d, &packed, image, target, scratch))
+                        .collect()
+                },
+            )
+            .collect();
+        chunks.concat()
+    }
+
     /// Logits `[n · outputs]` at `params` (f32 kernels), images in parallel.
     pub fn logits(&self, params: &[f64], images: &[f32]) -> Vec<f64> {
         let d = self.dims;
@@ -783,6 +926,83 @@ mod tests {
             let logits = cnn.logits(&images);
             let burn = cnn.logits_burn(&images);
             assert_close(&logits, &burn, 1e-4);
+        }
+    }
+
+    #[test]
+    fn gradcam_matches_burns_autograd_grad_cam() {
+        // Burn differentiates the score with respect to the detached feature map A and averages it
+        // (`gradcam::raw_maps`); the kernels take the channel weights from the head in closed form.
+        // Both f64: they differ in summation order only (≈ 1e-13 relative), so 1e-9. The real
+        // digits have all-zero pooling windows (exact ties of A), where the two tie rules differ
+        // per entry but not in the window sums the weights use.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+        let mnist = crate::mnist::Mnist::load(&dir).unwrap();
+        let real = mnist.binary_task(4, 9, Some(6), Some(6), 2).unwrap().test;
+        let mut cases = vec![tiny(1), tiny(3)];
+        for outputs in [1, 10] {
+            let cnn = Cnn::new(CnnConfig::mnist(outputs, 1.0, 3)).unwrap();
+            let targets = if outputs == 1 {
+                real.targets.clone()
+            } else {
+                vec![4, 9, 4, 9, 4, 9]
+            };
+            cases.push((cnn, real.images.clone(), targets));
+        }
+        for (cnn, images, targets) in cases {
+            let fg = crate::gradcam::feature_gradient(
+                &cnn,
+                &cnn.params,
+                &images,
+                &targets,
+                Precision::F64,
+            );
+            let reference = crate::gradcam::raw_maps(&fg);
+            let ours = Kernels::new(cnn.config).saliency::<f64>(&cnn.params, &images, &targets);
+            assert_eq!(ours.len(), reference.len());
+            for (a, b) in ours.iter().zip(&reference) {
+                let scale = b.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+                for (x, y) in a.gradcam.iter().zip(b) {
+                    assert!((x - y).abs() <= 1e-9 * scale, "{x} vs {y}");
+                }
+            }
+            assert!(reference.iter().flatten().any(|&v| v > 0.0));
+            for (a, s) in ours.iter().zip(&fg.scores) {
+                assert!((a.score - s).abs() <= 1e-10 * (1.0 + s.abs()));
+            }
+        }
+    }
+
+    #[test]
+    fn input_gradient_matches_finite_differences_of_the_score() {
+        for outputs in [1, 3] {
+            let (cnn, images, targets) = tiny(outputs);
+            let kernels = Kernels::new(cnn.config);
+            let ours = kernels.saliency::<f64>(&cnn.params, &images, &targets);
+            for (i, saliency) in ours.iter().enumerate() {
+                let mut image = images[i * 64..(i + 1) * 64].to_vec();
+                let score =
+                    |x: &[f32]| kernels.saliency::<f64>(&cnn.params, x, &targets[i..=i])[0].score;
+                // Images are f32, so each probe moves pixel j by the f32-representable
+                // (x_j + h) − (x_j − h), and the difference quotient divides by that exact step.
+                // h = 1e-4: truncation h²|f'''|/6 ≈ 1e-9 on O(1) scores, f64 rounding
+                // ε|f|/h ≈ 1e-12; 1e-6 relative leaves two orders and catches any wrong term.
+                // No pre-activation lies within 1e-4 of a kink for these fixed seeds.
+                let fd: Vec<f64> = (0..64)
+                    .map(|j| {
+                        let x = image[j];
+                        let (up, down) = (x + 1e-4, x - 1e-4);
+                        image[j] = up;
+                        let s_up = score(&image);
+                        image[j] = down;
+                        let s_down = score(&image);
+                        image[j] = x;
+                        (s_up - s_down) / (f64::from(up) - f64::from(down))
+                    })
+                    .collect();
+                assert_close(&saliency.input_gradient, &fd, 1e-6);
+                assert!(saliency.input_gradient.iter().any(|g| g.abs() > 1e-3));
+            }
         }
     }
 

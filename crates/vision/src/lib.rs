@@ -23,6 +23,7 @@
 //!     checkpoints: vec![0, 10, 100],
 //!     seed: 0,
 //!     panel_per_class: 4,
+//!     train_eval: 0,
 //! };
 //! let log = train(&task, CnnConfig::mnist(1, 1.0, 0), &config)?;
 //! println!("weak share after 10 steps: {:?}", log.checkpoints[1].weak_share);

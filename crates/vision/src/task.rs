@@ -122,6 +122,55 @@ impl Mnist {
         })
     }
 
+    /// The binary task `negative` (−1) vs `positive` (+1) on class-balanced seeded subsets:
+    /// `n_train / 2` training and `n_test / 2` test images of each digit (both counts even), in a
+    /// seeded random order (so mini-batches mix the classes).
+    pub fn balanced_binary_task(
+        &self,
+        negative: u8,
+        positive: u8,
+        n_train: usize,
+        n_test: usize,
+        seed: u64,
+    ) -> Result<Task> {
+        let pair = self.binary_task(negative, positive, Some(1), Some(1), seed)?;
+        if n_train % 2 == 1 || n_test % 2 == 1 {
+            return Err(VisionError::InvalidConfig {
+                what: "balanced binary task",
+                reason: format!(
+                    "the numbers of training and test images must be even (half of each digit), \
+                     got {n_train} and {n_test}"
+                ),
+            });
+        }
+        let half = |digit: u8, n: usize, split: &MnistSplit, seed: u64, which: &str| {
+            let only = |d: u8| (d == digit).then_some(0);
+            subset(split, &only, Some(n / 2), seed, which)
+        };
+        let build = |split: &MnistSplit, n: usize, seed: u64, which: &str| -> Result<Examples> {
+            let neg = half(negative, n, split, seed, which)?;
+            let pos = half(positive, n, split, seed ^ 0x9e37, which)?;
+            let mut order: Vec<(usize, usize)> = (0..neg.len())
+                .map(|i| (0, i))
+                .chain((0..pos.len()).map(|i| (1, i)))
+                .collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed));
+            let mut out = Examples::default();
+            for (class, index) in order {
+                let from = if class == 0 { &neg } else { &pos };
+                out.images.extend_from_slice(from.image(index));
+                out.targets.push(class);
+                out.source_index.push(from.source_index[index]);
+            }
+            Ok(out)
+        };
+        Ok(Task {
+            kind: pair.kind,
+            train: build(&self.train, n_train, seed, "training")?,
+            test: build(&self.test, n_test, seed ^ 0x7e57, "test")?,
+        })
+    }
+
     /// The ten-class task on seeded random subsets (`None` = the whole split).
     pub fn ten_class_task(
         &self,
@@ -223,6 +272,29 @@ mod tests {
         }
         assert!(mnist.binary_task(4, 4, None, None, 0).is_err());
         assert!(mnist.binary_task(4, 9, Some(21), None, 0).is_err());
+    }
+
+    #[test]
+    fn balanced_subsets_hold_half_of_each_digit() {
+        let mnist = toy_mnist();
+        let a = mnist.balanced_binary_task(4, 9, 12, 6, 3).unwrap();
+        let b = mnist.balanced_binary_task(4, 9, 12, 6, 3).unwrap();
+        assert_eq!(a.train.source_index, b.train.source_index);
+        for (examples, n) in [(&a.train, 12), (&a.test, 6)] {
+            assert_eq!(examples.len(), n);
+            assert_eq!(examples.targets.iter().filter(|&&t| t == 1).count(), n / 2);
+            for i in 0..n {
+                let digit = mnist.train.labels[examples.source_index[i]];
+                assert_eq!(examples.targets[i], usize::from(digit == 9));
+                assert_eq!(examples.image(i)[0], f32::from(digit) / 10.0);
+            }
+            let mut unique = examples.source_index.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), n);
+        }
+        assert!(mnist.balanced_binary_task(4, 9, 11, 6, 0).is_err());
+        assert!(mnist.balanced_binary_task(4, 9, 22, 6, 0).is_err());
     }
 
     #[test]

@@ -9,9 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::cnn::{Cnn, CnnConfig};
 use crate::error::{Result, VisionError};
 use crate::fast::Kernels;
-use crate::gradcam::gradcam;
-use crate::task::Task;
-use crate::weak::{WEAK_THRESHOLD, weak_share};
+use crate::gradcam::{bilinear_upsample, gradcam};
+use crate::task::{Examples, Task};
+use crate::weak::{ShareSummary, WEAK_THRESHOLD, share_summary, weak_share};
 
 /// The update rule. Every SAM variant follows Foret et al.: θ̂ = θ + ε(θ), θ ← θ − η ∇L(θ̂).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,6 +160,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Grad-CAM panel: this many test examples per class (see [`Task::panel`]).
     pub panel_per_class: usize,
+    /// Training loss and accuracy at checkpoints on the first `train_eval` training examples (the
+    /// training subset is already in seeded random order); 0 = all of them.
+    pub train_eval: usize,
 }
 
 /// What is logged after a checkpoint step.
@@ -167,9 +170,9 @@ pub struct TrainConfig {
 pub struct Checkpoint {
     /// Steps taken so far.
     pub step: usize,
-    /// Mean loss on the whole training subset.
+    /// Mean loss on the training subset (its first [`TrainConfig::train_eval`] examples).
     pub train_loss: f64,
-    /// Accuracy on the whole training subset.
+    /// Accuracy on the same training examples.
     pub train_acc: f64,
     /// Mean loss on the test subset.
     pub test_loss: f64,
@@ -181,6 +184,70 @@ pub struct Checkpoint {
     pub weak_shares: Vec<Option<f64>>,
     /// Mean of the defined `weak_shares` (`None` if none is defined).
     pub weak_share: Option<f64>,
+    /// Weak shares of three saliency maps over the whole test subset.
+    pub test_saliency: TestSaliency,
+}
+
+/// Weak-pixel shares of the saliency of every test image for its true class (fast kernels, f32),
+/// a massless map counted as share 0 (see [`ShareSummary`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestSaliency {
+    /// Grad-CAM at the last conv layer, bilinearly upsampled to the image.
+    pub gradcam: ShareSummary,
+    /// |∂score/∂x| (vanilla gradient saliency: no upsampling, defined on every pixel).
+    pub gradient: ShareSummary,
+    /// |x ⊙ ∂score/∂x| (gradient × input: zero wherever x = 0, i.e. on the background).
+    pub gradient_x_input: ShareSummary,
+    /// Mean over the test images of the fraction of weak pixels (a uniform map's share).
+    pub chance: f64,
+}
+
+/// [`TestSaliency`] of the network `params` on `examples`.
+pub fn test_saliency(kernels: &Kernels, params: &[f64], examples: &Examples) -> TestSaliency {
+    let side = kernels.side();
+    let saliency = kernels.saliency::<f32>(params, &examples.images, &examples.targets);
+    let mut cams = Vec::with_capacity(saliency.len());
+    let mut gradients = Vec::with_capacity(saliency.len());
+    let mut products = Vec::with_capacity(saliency.len());
+    let mut chance = 0.0;
+    for (i, s) in saliency.iter().enumerate() {
+        let image = examples.image(i);
+        cams.push(bilinear_upsample(
+            &s.gradcam,
+            side / 2,
+            side / 2,
+            side,
+            side,
+        ));
+        gradients.push(
+            s.input_gradient
+                .iter()
+                .map(|g| g.abs() as f32)
+                .collect::<Vec<f32>>(),
+        );
+        products.push(
+            s.input_gradient
+                .iter()
+                .zip(image)
+                .map(|(g, &x)| (g * f64::from(x)).abs() as f32)
+                .collect::<Vec<f32>>(),
+        );
+        chance += image.iter().filter(|&&x| x < WEAK_THRESHOLD).count() as f64 / image.len() as f64;
+    }
+    let summary = |maps: &[Vec<f32>]| {
+        share_summary(
+            maps.iter()
+                .enumerate()
+                .map(|(i, m)| (m.as_slice(), examples.image(i))),
+            WEAK_THRESHOLD,
+        )
+    };
+    TestSaliency {
+        gradcam: summary(&cams),
+        gradient: summary(&gradients),
+        gradient_x_input: summary(&products),
+        chance: chance / saliency.len().max(1) as f64,
+    }
 }
 
 /// The record of a training run.
@@ -241,6 +308,12 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
             image.iter().filter(|&&x| x < WEAK_THRESHOLD).count() as f64 / image.len() as f64
         })
         .collect();
+    let train_eval = match config.train_eval {
+        0 => task.train.clone(),
+        n => task
+            .train
+            .select(&(0..n.min(task.train.len())).collect::<Vec<_>>()),
+    };
     let mut checkpoints_due = config.checkpoints.clone();
     checkpoints_due.sort_unstable();
     checkpoints_due.dedup();
@@ -259,7 +332,14 @@ pub fn train(task: &Task, cnn_config: CnnConfig, config: &TrainConfig) -> Result
         if due.peek() == Some(&&step_index) {
             due.next();
             sync(&mut cnn, &params);
-            checkpoints.push(checkpoint(&cnn, task, &panel_set, step_index));
+            checkpoints.push(checkpoint(
+                &cnn,
+                &kernels,
+                task,
+                &train_eval,
+                &panel_set,
+                step_index,
+            ));
         }
         if step_index == config.steps {
             break;
@@ -310,10 +390,21 @@ fn sync(cnn: &mut Cnn, params: &[f32]) {
         .for_each(|(p, &q)| *p = f64::from(q));
 }
 
-fn checkpoint(cnn: &Cnn, task: &Task, panel: &crate::task::Examples, step: usize) -> Checkpoint {
-    let train = cnn.evaluate(&task.train.images, &task.train.targets);
+fn checkpoint(
+    cnn: &Cnn,
+    kernels: &Kernels,
+    task: &Task,
+    train_eval: &Examples,
+    panel: &Examples,
+    step: usize,
+) -> Checkpoint {
+    let train = cnn.evaluate(&train_eval.images, &train_eval.targets);
     let test = cnn.evaluate(&task.test.images, &task.test.targets);
-    let maps = gradcam(cnn, &panel.images, &panel.targets);
+    let maps = if panel.is_empty() {
+        Vec::new()
+    } else {
+        gradcam(cnn, &panel.images, &panel.targets)
+    };
     let weak_shares: Vec<Option<f64>> = maps
         .iter()
         .enumerate()
@@ -330,6 +421,7 @@ fn checkpoint(cnn: &Cnn, task: &Task, panel: &crate::task::Examples, step: usize
         weak_shares,
         weak_share: (!defined.is_empty())
             .then(|| defined.iter().sum::<f64>() / defined.len() as f64),
+        test_saliency: test_saliency(kernels, &cnn.params, &task.test),
     }
 }
 
@@ -436,6 +528,7 @@ mod tests {
             checkpoints: vec![0, 40],
             seed: 3,
             panel_per_class: 2,
+            train_eval: 0,
         };
         let cnn = CnnConfig::mnist(1, 1.0, 2);
         let log = train(&task, cnn, &config).unwrap();
@@ -458,6 +551,29 @@ mod tests {
         let share = last.weak_share.unwrap();
         assert!((0.0..=1.0).contains(&share));
         assert!(log.panel_weak_pixels.iter().all(|&f| f > 0.5 && f < 1.0));
+        // The whole-test-set statistics: every image counted.
+        let all = last.test_saliency;
+        for summary in [all.gradcam, all.gradient, all.gradient_x_input] {
+            assert_eq!(summary.count, task.test.len());
+            assert!((0.0..=1.0).contains(&summary.mean));
+        }
+        assert!(all.chance > 0.5 && all.chance < 1.0);
+        // The fast Grad-CAM, upsampled, gives the panel the weak shares of burn's Grad-CAM (f32
+        // on both sides; the share is a ratio of sums of ≤ 784 terms, so 1e-4).
+        let panel = task.test.select(&log.panel);
+        let fast = Kernels::new(log.cnn.config).saliency::<f32>(
+            &log.cnn.params,
+            &panel.images,
+            &panel.targets,
+        );
+        for (i, s) in fast.iter().enumerate() {
+            let up = bilinear_upsample(&s.gradcam, 14, 14, 28, 28);
+            let ours = weak_share(&up, panel.image(i), WEAK_THRESHOLD).map(|w| w.weak);
+            match (ours, last.weak_shares[i]) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-4, "{a} vs {b}"),
+                (a, b) => assert_eq!(a.is_some(), b.is_some()),
+            }
+        }
     }
 
     #[test]
@@ -475,6 +591,7 @@ mod tests {
             checkpoints: vec![6],
             seed: 0,
             panel_per_class: 1,
+            train_eval: 0,
         };
         assert!(train(&task, CnnConfig::mnist(1, 1.0, 0), &config).is_err());
         let err = train(&task, CnnConfig::mnist(10, 1.0, 0), &config).unwrap_err();

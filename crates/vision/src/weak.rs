@@ -52,6 +52,44 @@ pub fn panel_weak_share(maps: &[Vec<f32>], images: &[f32], threshold: f32) -> Op
     (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
 }
 
+/// A saliency statistic over a whole image set, with massless maps counted, never dropped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShareSummary {
+    /// Mean over ALL images of the weak share, a massless map counting as weak share 0 (it puts
+    /// no mass on weak pixels; dropping it would average over a subset that differs between
+    /// optimizers).
+    pub mean: f64,
+    /// Number of massless maps (counted as 0 in `mean`).
+    pub massless: usize,
+    /// Number of images.
+    pub count: usize,
+}
+
+/// [`ShareSummary`] of `maps` (each non-negative, `image.len()` long) over the images they
+/// belong to, in the same order.
+pub fn share_summary<'a>(
+    pairs: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
+    threshold: f32,
+) -> ShareSummary {
+    let (mut sum, mut massless, mut count) = (0.0, 0usize, 0usize);
+    for (map, image) in pairs {
+        count += 1;
+        match weak_share(map, image, threshold) {
+            Some(share) => sum += share.weak,
+            None => massless += 1,
+        }
+    }
+    ShareSummary {
+        mean: if count > 0 {
+            sum / count as f64
+        } else {
+            f64::NAN
+        },
+        massless,
+        count,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +104,27 @@ mod tests {
         assert!((share.stroke - 0.7).abs() < 1e-12);
         assert_eq!(share.weak_pixels, 0.5);
         assert!(weak_share(&[0.0; 4], &image, WEAK_THRESHOLD).is_none());
+    }
+
+    #[test]
+    fn summary_counts_massless_maps_as_zero() {
+        let images = [0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+        let maps = [[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]];
+        // Shares 1, ½ and (massless) 0 over three images: mean ½, one massless.
+        let summary = share_summary(
+            maps.iter()
+                .zip(images.chunks(2))
+                .map(|(m, i)| (m.as_slice(), i)),
+            WEAK_THRESHOLD,
+        );
+        assert_eq!(
+            summary,
+            ShareSummary {
+                mean: 0.5,
+                massless: 1,
+                count: 3
+            }
+        );
     }
 
     #[test]

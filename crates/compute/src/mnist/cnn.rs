@@ -1,6 +1,8 @@
 //! `mnist.cnn_train`: one CNN trained with GD, ℓ2-SAM or ℓ∞-SAM on an MNIST task, logged per checkpoint.
 //!
-//! Files: `checkpoints.parquet` (one row per checkpoint: losses, accuracies, panel-mean weak share),
+//! Files: `checkpoints.parquet` (one row per checkpoint: losses, accuracies, panel-mean weak share,
+//! and over the whole test subset the weak shares of Grad-CAM, |∇ₓ score| and |x ⊙ ∇ₓ score| with
+//! their massless-map counts),
 //! `panel.parquet` (one row per checkpoint × panel image: its weak share and chance level),
 //! `run.parquet` (the run's settings; no timings), `gradcam.f32` (the Grad-CAM maps,
 //! checkpoint-major then panel image, 784 little-endian f32 each) and `panel_images.f32` (the panel
@@ -11,11 +13,12 @@ use serde::Deserialize;
 use vision::cnn::CnnConfig;
 use vision::mnist::Mnist;
 use vision::task::{Task, TaskKind};
-use vision::train::{Optimizer, TrainConfig, TrainLog, train};
+use vision::train::{Optimizer, TestSaliency, TrainConfig, TrainLog, train};
+use vision::weak::ShareSummary;
 
 use crate::error::AnalysisError;
 use crate::mnist::common::{
-    check_data, choice, cnn_forward_ops, data_dir, float, int, int_vec, string, write_f32,
+    check_data, choice, cnn_forward_ops, float, int, int_vec, load_mnist, string, write_f32,
 };
 use crate::table::{Columns, write};
 
@@ -44,6 +47,7 @@ pub struct Params {
     pub batch: usize,
     pub checkpoints: Vec<usize>,
     pub panel_per_class: usize,
+    pub train_eval: usize,
     pub data_dir: String,
 }
 
@@ -64,11 +68,11 @@ impl Params {
 /// Builds the task of `params` from loaded MNIST.
 pub fn build_task(mnist: &Mnist, params: &Params) -> Result<Task, TaskError> {
     Ok(match params.task.as_str() {
-        "binary" => mnist.binary_task(
+        "binary" => mnist.balanced_binary_task(
             params.negative,
             params.positive,
-            Some(params.n_train),
-            Some(params.n_test),
+            params.n_train,
+            params.n_test,
             params.seed,
         )?,
         _ => mnist.ten_class_task(Some(params.n_train), Some(params.n_test), params.seed)?,
@@ -95,8 +99,18 @@ impl StageKind for CnnTrain {
             ),
             int("negative", 4, "digit with label −1 (binary task)"),
             int("positive", 9, "digit with label +1 (binary task)"),
-            int("n_train", 512, "training images (seeded subset)").sweepable(),
-            int("n_test", 500, "test images (seeded subset)"),
+            int(
+                "n_train",
+                512,
+                "training images (seeded subset; binary: half of each digit, even)",
+            )
+            .sweepable(),
+            int(
+                "n_test",
+                500,
+                "test images (seeded subset; binary: half of each digit, even): accuracy and the \
+                 saliency statistics are taken over all of them",
+            ),
             int(
                 "seed",
                 0,
@@ -130,6 +144,11 @@ impl StageKind for CnnTrain {
                 4,
                 "Grad-CAM panel: test images per class",
             ),
+            int(
+                "train_eval",
+                0,
+                "training loss and accuracy at checkpoints on this many training images (0 = all)",
+            ),
             string(
                 "data_dir",
                 "data/mnist",
@@ -159,7 +178,7 @@ impl StageKind for CnnTrain {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;
         let optimizer = params.optimizer()?;
-        let mnist = Mnist::load(&data_dir(&params.data_dir))?;
+        let mnist = load_mnist(&params.data_dir)?;
         let task = build_task(&mnist, &params)?;
         let config = TrainConfig {
             optimizer,
@@ -169,6 +188,7 @@ impl StageKind for CnnTrain {
             checkpoints: params.checkpoints.clone(),
             seed: params.seed,
             panel_per_class: params.panel_per_class,
+            train_eval: params.train_eval,
         };
         let cnn = CnnConfig::mnist(task.kind.outputs(), params.init_scale, params.seed);
         // Timings stay out of the object (a task is a function of its parameters and inputs);
@@ -189,6 +209,12 @@ fn write_outputs(
     let per = |f: &dyn Fn(&vision::train::Checkpoint) -> f64| {
         log.checkpoints.iter().map(f).collect::<Vec<f64>>()
     };
+    let massless = |f: &dyn Fn(&TestSaliency) -> ShareSummary| {
+        log.checkpoints
+            .iter()
+            .map(|c| f(&c.test_saliency).massless as i64)
+            .collect::<Vec<i64>>()
+    };
     let mut checkpoints = Columns::new()
         .str("optimizer", vec![params.optimizer.clone(); n])
         .f64("init_scale", vec![params.init_scale; n])
@@ -205,6 +231,13 @@ fn write_outputs(
             "weak_share",
             log.checkpoints.iter().map(|c| c.weak_share).collect(),
         )
+        .f64("gradcam_weak", per(&|c| c.test_saliency.gradcam.mean))
+        .i64("gradcam_massless", massless(&|s| s.gradcam))
+        .f64("gradient_weak", per(&|c| c.test_saliency.gradient.mean))
+        .i64("gradient_massless", massless(&|s| s.gradient))
+        .f64("gxi_weak", per(&|c| c.test_saliency.gradient_x_input.mean))
+        .i64("gxi_massless", massless(&|s| s.gradient_x_input))
+        .f64("test_chance", per(&|c| c.test_saliency.chance))
         .finish()?;
     write(&mut checkpoints, out_dir, "checkpoints")?;
 

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use vision::error::VisionError;
+use vision::mnist::Mnist;
 
 pub use crate::params::{choice, float, int, int_vec, string};
 
@@ -43,6 +44,25 @@ pub fn check_data(dir: &str) -> Result<(), String> {
             vision::mnist::verify_checksums(&resolved).map_err(|error| data_error(&error))
         })
         .clone()
+}
+
+/// MNIST from `dir` (as [`data_dir`] resolves it), decoded once per process and shared: a run
+/// executes hundreds of MNIST tasks, and decoding the gzip IDX files (≈ 220 MB of f32) for each
+/// would cost more than many of the tasks themselves. A failed load is not kept (the next call
+/// retries and reports the error again).
+pub fn load_mnist(dir: &str) -> Result<Arc<Mnist>, VisionError> {
+    static LOADED: OnceLock<Mutex<BTreeMap<PathBuf, Arc<Mnist>>>> = OnceLock::new();
+    let resolved = data_dir(dir);
+    let mut loaded = LOADED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(mnist) = loaded.get(&resolved) {
+        return Ok(Arc::clone(mnist));
+    }
+    let mnist = Arc::new(Mnist::load(&resolved)?);
+    loaded.insert(resolved, Arc::clone(&mnist));
+    Ok(mnist)
 }
 
 /// One line for a data file that failed its check: what is wrong, and how to get the real file.

@@ -10,19 +10,21 @@
 //!
 //! Files: `pixels.parquet` (pixel, strength μ_j, sign s_j, kept), `trace.parquet` (per logged step:
 //! step, time, tau, loss, train and test accuracy), `beta.f32` (per logged step, 784 little-endian f32,
-//! NaN for dropped pixels), `run.parquet` (settings, the ℓ2 minor-phase threshold a_{d−1}, its own wall time is in reports/run.json).
+//! NaN for dropped pixels; `cos_l1mm` is the cosine of β with the non-negative ℓ1 max-margin solution on
+//! the kept training pixels, Thm 4.2's limit), `run.parquet` (settings, the ℓ2 minor-phase threshold a_{d−1}, its own wall time is in reports/run.json).
 
 use numerics::dataset::Dataset;
+use numerics::maxmargin::l1_max_margin;
 use numerics::model::Network;
 use numerics::optim::{Clock, Optimizer};
 use numerics::trajectory::{LogSchedule, TrainConfig, TrainParams, train};
 use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError, Work};
 use serde::Deserialize;
-use vision::mnist::{Mnist, PIXELS};
+use vision::mnist::PIXELS;
 use vision::task::Examples;
 
 use crate::error::AnalysisError;
-use crate::mnist::common::{check_data, choice, data_dir, float, int, string, write_f32};
+use crate::mnist::common::{check_data, choice, float, int, load_mnist, string, write_f32};
 use crate::runs::stop::{number, refuse_non_finite};
 use crate::table::{Columns, write};
 
@@ -207,7 +209,7 @@ impl StageKind for DiagTrain {
         } else {
             Clock::Rescaled
         };
-        let mnist = Mnist::load(&data_dir(&p.data_dir))?;
+        let mnist = load_mnist(&p.data_dir)?;
         let task = mnist.binary_task(
             p.negative,
             p.positive,
@@ -230,6 +232,18 @@ impl StageKind for DiagTrain {
         // No wall-clock time is stored: the object is a function of its parameters and inputs
         // (the task's wall time is in reports/run.json).
         let trajectory = train(&train_data, network, &config)?;
+        // Thm 4.2's predicted limit on these pixels: the ℓ1 max-margin solution with β ≥ 0 (the
+        // balanced positive init keeps β = w ⊙ w ≥ 0). `None` when the LP has no solution (the
+        // subsample is not separable with β ≥ 0); the cosine column is then NaN.
+        let l1 = l1_max_margin(&train_data, true).ok();
+        let cosine = |beta: &[f64]| {
+            l1.as_ref().map_or(f64::NAN, |mm| {
+                let w = mm.direction_l2();
+                let dot: f64 = beta.iter().zip(&w).map(|(b, v)| b * v).sum();
+                let norm = beta.iter().map(|b| b * b).sum::<f64>().sqrt();
+                if norm > 0.0 { dot / norm } else { f64::NAN }
+            })
+        };
         refuse_non_finite(
             trajectory.stop,
             &format!(
@@ -286,6 +300,10 @@ impl StageKind for DiagTrain {
                     .map(|r| accuracy(&test_data, &r.beta))
                     .collect(),
             )
+            .f64(
+                "cos_l1mm",
+                records.iter().map(|r| cosine(&r.beta)).collect(),
+            )
             .finish()?;
         write(&mut trace, out, "trace")?;
         let steps_done = trajectory.final_record.step;
@@ -301,6 +319,10 @@ impl StageKind for DiagTrain {
             .i64("n_train", vec![train_data.n() as i64])
             .i64("pixels_kept", vec![features.kept.len() as i64])
             .f64("l2_threshold_over_rho", vec![features.l2_threshold()])
+            .f64(
+                "l1mm_margin",
+                vec![l1.as_ref().map_or(f64::NAN, |mm| mm.margin)],
+            )
             .finish()?;
         write(&mut run, out, "run")?;
         Ok(())
