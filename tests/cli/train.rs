@@ -311,3 +311,37 @@ fn bad_input_exits_2_naming_the_flag_or_file() {
         assert_bad(&args, &path);
     }
 }
+
+#[test]
+fn usam_is_an_optimizer_value_listed_by_help_and_rho_zero_is_gd() {
+    let help = train(&["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("usam"));
+    let run = |optimizer: &str, rho: &str| {
+        json_of(&train(&[
+            "--mu",
+            "1,2",
+            "--depth",
+            "2",
+            "--optimizer",
+            optimizer,
+            "--rho",
+            rho,
+            "--alpha",
+            "0.3,0.2",
+            "--lr",
+            "0.05",
+            "--steps",
+            "50",
+        ]))
+    };
+    let usam = run("usam", "0.5");
+    assert_eq!(usam["config"]["optimizer"], "usam");
+    // One step by hand is tested in crates/numerics/tests/usam.rs; here ρ = 0 reproduces GD bit for bit
+    // and ρ = 0.5 moves away from it.
+    assert_eq!(
+        run("usam", "0")["final"]["beta"],
+        run("gd", "0")["final"]["beta"]
+    );
+    assert_ne!(usam["final"]["beta"], run("gd", "0")["final"]["beta"]);
+}

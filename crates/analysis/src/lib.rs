@@ -8,6 +8,7 @@
 //! ```
 
 pub mod mnist;
+pub mod relu;
 pub mod sec3;
 pub mod sec4;
 
@@ -27,5 +28,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
     let mut kinds = sec3::kinds();
     kinds.extend(sec4::kinds());
     kinds.extend(mnist::kinds());
+    kinds.extend(relu::kinds());
     kinds
 }

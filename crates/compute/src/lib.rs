@@ -1,6 +1,6 @@
 //! The stage kinds that compute: datasets (`data.*`), training runs (`train.discrete`,
 //! `train.flow`), the MNIST trainings (`mnist.cnn_train`, `mnist.diag_train`), the §3 phase grid
-//! (`sec3.phase_grid`) and the §4 C-ODE columns (`sec4.dominant_column`). This crate depends on
+//! (`sec3.phase_grid`), the §4 C-ODE columns (`sec4.dominant_column`) and the ReLU runs (`relu.train`). This crate depends on
 //! the science (`numerics`, `vision`), the engine and the plumbing only, so its kinds' derived
 //! fingerprints never cover figure or report code: editing a plot never retrains anything.
 //!
@@ -9,6 +9,7 @@
 //! ```
 
 pub mod mnist;
+pub mod relu;
 pub mod runs;
 pub mod sec3;
 pub mod sec4;
@@ -30,5 +31,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
     kinds.push(Box::new(sec4::dominant_column::DominantColumnKind));
     kinds.push(Box::new(mnist::cnn::CnnTrain));
     kinds.push(Box::new(mnist::diag::DiagTrain));
+    kinds.push(Box::new(relu::train::ReluTrain));
     kinds
 }

@@ -214,3 +214,44 @@ fn usam_flows_match_the_c_ode_and_the_original_clock_is_a_time_change() {
         last.weights
     );
 }
+
+#[test]
+fn crate_c_ode_for_usam_matches_the_independent_rk4_and_predicts_the_discrete_sequence() {
+    // theory::l2 with Perturbation::Unnormalised (adaptive Dormand–Prince, rtol 1e−12) against this file's
+    // fixed-step RK4 (h = 1e−4, error ~1e−14): w(τ) to 1e−9 relative. Then the μ = (1,…,5), ρ = 1,
+    // α = 0.36 setting: the C-ODE starts on index 4 (c_U(0) = σ(−15·0.36²) ≈ 0.125 > 1/9 = 1/(μ₄+μ₅)) and
+    // the discrete rescaled run at η = 1e−3 visits the same dominant sequence.
+    use numerics::theory::l2::{COdeOptions, L2Config, solve_c_ode};
+    let (mu, alpha) = ([1.0, 2.0, 3.0], [0.5, 0.4, 0.3]);
+    let config = L2Config::usam(&mu, &alpha, 1.0).unwrap();
+    let solution = solve_c_ode(&config, &COdeOptions::until(2.0)).unwrap();
+    let exact = c_ode_weights(&mu, &alpha, 1.0, 1.5, 1e-4);
+    assert!(max_rel(&solution.w_at(1.5), &exact) < 1e-9);
+
+    let mu5 = [1.0, 2.0, 3.0, 4.0, 5.0];
+    let config = L2Config::usam(&mu5, &[0.36; 5], 1.0).unwrap();
+    let solution = solve_c_ode(&config, &COdeOptions::until(12.0)).unwrap();
+    let (first, switches) = solution.dominant_sequence();
+    assert_eq!(first, 3, "c_U(0) = {}", config.c0());
+    let mut w = [[0.36; 5]; 2];
+    let mut leaders = vec![];
+    for _ in 0..12_000 {
+        single_example_step::<2, 5>(
+            &mut w,
+            &mu5,
+            Optimizer::Usam { rho: 1.0 },
+            Clock::Rescaled,
+            1e-3,
+        )
+        .unwrap();
+        let beta: Vec<f64> = (0..5).map(|j| w[0][j] * w[1][j]).collect();
+        let lead = (0..5).max_by(|&a, &b| beta[a].total_cmp(&beta[b])).unwrap();
+        if leaders.last() != Some(&lead) {
+            leaders.push(lead);
+        }
+    }
+    let predicted: Vec<usize> = std::iter::once(first)
+        .chain(switches.iter().map(|s| s.to))
+        .collect();
+    assert_eq!(leaders, predicted, "switches {switches:?}");
+}

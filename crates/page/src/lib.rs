@@ -47,6 +47,14 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "Multi-sample data: Gaussian clusters at ±(1, 2)",
     ),
     (
+        "mechanism",
+        "The mechanism by ablation: unnormalised SAM (USAM) against ℓ2-SAM and GD",
+    ),
+    (
+        "relu",
+        "A two-layer ReLU network: does minor-first survive the non-linearity?",
+    ),
+    (
         "mnist",
         "Real data: MNIST, a CNN, Grad-CAM and diagonal networks on pixels",
     ),

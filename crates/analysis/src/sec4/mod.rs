@@ -8,6 +8,7 @@ pub mod reviewers;
 pub mod sequential;
 pub mod thresholds;
 pub mod timescale;
+pub mod usam;
 
 use pipeline::stage::StageKind;
 
@@ -22,5 +23,6 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
         Box::new(reviewers::Comparable),
         Box::new(reviewers::Depth3),
         Box::new(reviewers::Normalisation),
+        Box::new(usam::UsamAblation),
     ]
 }

@@ -90,7 +90,7 @@ pub fn model_specs() -> Vec<ParamSpec> {
         ParamSpec::new(
             "optimizer",
             ParamType::Str {
-                choices: Some(vec!["gd", "sam-linf", "sam-l2"]),
+                choices: Some(vec!["gd", "sam-linf", "sam-l2", "usam"]),
             },
             "update rule",
         )

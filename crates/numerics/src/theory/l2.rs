@@ -1,6 +1,6 @@
 //! ℓ2-SAM at depth 2 on a single example with balanced init: the exact scalar C-ODE (B5.2), β(τ), the
 //! dominance criterion and switch times (B5.3–B5.4), original time (B5.8), and the balanced depth-L reduced
-//! ODE (B5.9).
+//! ODE (B5.9). The same reduction with c_U = ρ·(−ℓ′(m)) is USAM's ([`Perturbation::Unnormalised`]).
 //!
 //! The C-ODE C'(τ) = ρ / (√2 (Σ_j μ_j² α_j² exp(2μ_jτ − 2μ_j²C))^{1/2}) is integrated by adaptive
 //! Dormand–Prince 5(4) steps with a log-sum-exp inside the root, so it reaches large τ without overflow;
@@ -13,12 +13,39 @@
 use crate::error::NumericsError;
 use crate::ode::dopri_step;
 
+/// Which perturbation the reduction describes: the same 1-D C-ODE with a different c(τ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Perturbation {
+    /// ℓ2-SAM, ε = ρ∇L/‖∇L‖₂ (joint norm): c = ρ/(√2‖μ ⊙ w‖) (B5.1).
+    #[default]
+    Normalised,
+    /// USAM (unnormalised SAM), ε = ρ∇L with the true gradient: c_U = ρ·(−ℓ′(m)), m = Σ_j μ_j β_j.
+    ///
+    /// Derivation (depth 2, one example (μ, +1), balanced layers w⁽¹⁾ = w⁽²⁾ = w, as B5.1 for ℓ2-SAM):
+    /// ∇_{w⁽ˡ⁾}L = ℓ′(m) μ ⊙ w⁽³⁻ˡ⁾ with m = Σ_j μ_j w⁽¹⁾_j w⁽²⁾_j, so the perturbed point is
+    /// ŵ⁽ˡ⁾ = w + ρℓ′(m) μ ⊙ w = w ⊙ (1 − c_U μ) with c_U = ρ(−ℓ′(m)) = ρ/(1 + eᵐ), the same for both
+    /// layers: balance is preserved. The rescaled flow (outer ℓ′(m̂) replaced by −1) is then
+    /// dw_j/dτ = μ_j ŵ_j = μ_j (1 − c_U μ_j) w_j, which is B5.1 with c = ρ/(√2‖μ⊙w‖) replaced by c_U.
+    /// Integrating coordinate-wise, w_j(τ) = α_j exp(μ_jτ − μ_j² C(τ)) with C(τ) = ∫₀^τ c_U, and c_U is a
+    /// function of C through m = Σ_j μ_j α_j² exp(2μ_jτ − 2μ_j²C):
+    ///   C′(τ) = ρ / (1 + exp(Σ_j μ_j α_j² exp(2μ_jτ − 2μ_j² C))),   C(0) = 0,
+    /// and the dominance criterion (B5.3: k leads iff 1/(μ_k+μ_{k+1}) ≤ ĉ = C/τ ≤ 1/(μ_{k−1}+μ_k)) is
+    /// unchanged, since it depends only on the form of β_j(τ, C). The difference from ℓ2-SAM is the size of
+    /// c: c_U < ρ always (c_U ≤ ρ/2 while m ≥ 0) and c_U → 0 as the margin grows, whereas ℓ2-SAM's c grows
+    /// without bound as the weights shrink. For ρ → 0 the USAM direction is ∇L(θ + ρ∇L) =
+    /// ∇L + ρ∇²L∇L + O(ρ²) = ∇(L + (ρ/2)‖∇L‖²) + O(ρ²): a gradient flow on the gradient-norm-penalised
+    /// loss, GD's flow as ρ → 0. The discrete USAM runs are tested against this C-ODE (both clocks,
+    /// first order in η) in `tests/usam.rs`; the derivation is also in `docs/usam.md`.
+    Unnormalised,
+}
+
 /// Validated inputs: μ_j > 0, α_j > 0, ρ > 0, all finite, equal lengths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct L2Config {
     mu: Vec<f64>,
     alpha: Vec<f64>,
     rho: f64,
+    perturbation: Perturbation,
 }
 
 impl L2Config {
@@ -55,7 +82,20 @@ impl L2Config {
             mu: mu.to_vec(),
             alpha: alpha.to_vec(),
             rho,
+            perturbation: Perturbation::Normalised,
         })
+    }
+
+    /// The same inputs for USAM's C-ODE ([`Perturbation::Unnormalised`]).
+    pub fn usam(mu: &[f64], alpha: &[f64], rho: f64) -> Result<Self, NumericsError> {
+        Ok(Self {
+            perturbation: Perturbation::Unnormalised,
+            ..Self::new(mu, alpha, rho)?
+        })
+    }
+
+    pub fn perturbation(&self) -> Perturbation {
+        self.perturbation
     }
 
     /// Uniform init α_j = `alpha` for every coordinate.
@@ -88,9 +128,19 @@ impl L2Config {
         0.5 * log_sum_exp(terms)
     }
 
-    /// The right side C'(τ) = c(τ) = ρ / (√2 ‖μ ⊙ w‖).
+    /// The right side C'(τ) = c(τ) = ρ / (√2 ‖μ ⊙ w‖) (ℓ2-SAM), or ρ·(−ℓ′(Σ_j μ_j β_j)) (USAM).
     pub fn rate(&self, tau: f64, big_c: f64) -> f64 {
-        self.rho / std::f64::consts::SQRT_2 * (-self.log_norm_mu_w(tau, big_c)).exp()
+        match self.perturbation {
+            Perturbation::Normalised => {
+                self.rho / std::f64::consts::SQRT_2 * (-self.log_norm_mu_w(tau, big_c)).exp()
+            }
+            Perturbation::Unnormalised => {
+                let margin: f64 = (0..self.dim())
+                    .map(|j| self.mu[j] * self.log_beta(j, tau, big_c).exp())
+                    .sum();
+                self.rho * crate::model::neg_dloss(margin)
+            }
+        }
     }
 
     /// c_0 = c(0), the perturbation coefficient at initialisation.
