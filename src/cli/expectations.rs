@@ -6,6 +6,12 @@
 //! that starts to reproduce is a change to look at as much as a regression is — or when the file
 //! names a claim that no ledger makes. The non-passing expectations reach the ledger stages as
 //! their `known_failures` parameter, so the ledger and the page mark them `(expected)`.
+//!
+//! A profile's `reseeded` sub-table (`[profile.quick.reseeded]`) states the verdict a claim is
+//! expected to have once its ledger has been recomputed with disjoint seeds (`verify --reseed`),
+//! where that differs: a verdict that flips with the seeds is inconclusive (a check: failed), and
+//! that is a finding to record, not a threshold to move. It applies whenever the shifted ledgers are
+//! in the store; before that, the plain entry does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +29,8 @@ pub struct Expectations {
     /// Where they were read from (`None`: no file, every claim is expected to pass).
     pub path: Option<PathBuf>,
     pub verdicts: BTreeMap<String, Verdict>,
+    /// Verdicts expected once the disjoint-seed ledgers are in the store, where they differ.
+    pub reseeded: BTreeMap<String, Verdict>,
 }
 
 /// One claim whose verdict is not the one expected.
@@ -70,6 +78,7 @@ impl Expectations {
             }
         }
         let mut verdicts = BTreeMap::new();
+        let mut reseeded = BTreeMap::new();
         let section = table
             .get("profile")
             .and_then(|profiles| profiles.get(profile));
@@ -77,29 +86,43 @@ impl Expectations {
             let section = section
                 .as_table()
                 .ok_or_else(|| bad(format!("`profile.{profile}` must be a table")))?;
+            let verdict_of = |id: &str, value: &toml::Value, table: &str| {
+                value.as_str().and_then(parse_verdict).ok_or_else(|| {
+                    bad(format!(
+                        "`{table}.\"{id}\"`: expected one of \"reproduced\", \"inconclusive\", \
+                         \"contradicted\", \"passed\", \"failed\", got {value}"
+                    ))
+                })
+            };
             for (id, value) in section {
-                let verdict = value
-                    .as_str()
-                    .and_then(parse_verdict)
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "`profile.{profile}.\"{id}\"`: expected one of \"reproduced\", \
-                             \"inconclusive\", \"contradicted\", \"passed\", \"failed\", got {value}"
-                        ))
-                    })?;
+                if id == "reseeded"
+                    && let Some(table) = value.as_table()
+                {
+                    for (id, value) in table {
+                        let verdict =
+                            verdict_of(id, value, &format!("profile.{profile}.reseeded"))?;
+                        reseeded.insert(id.clone(), verdict);
+                    }
+                    continue;
+                }
+                let verdict = verdict_of(id, value, &format!("profile.{profile}"))?;
                 verdicts.insert(id.clone(), verdict);
             }
         }
         Ok(Self {
             path: Some(path.to_path_buf()),
             verdicts,
+            reseeded,
         })
     }
 
-    /// The verdict expected of `claim`: as listed, else the passing verdict of its class.
-    pub fn expected(&self, claim: &Claim) -> Verdict {
-        self.verdicts
-            .get(&claim.id)
+    /// The verdict expected of `claim`: as listed (under `reseeded` first when the disjoint-seed
+    /// ledgers were compared), else the passing verdict of its class.
+    pub fn expected(&self, claim: &Claim, with_reseed: bool) -> Verdict {
+        with_reseed
+            .then(|| self.reseeded.get(&claim.id))
+            .flatten()
+            .or_else(|| self.verdicts.get(&claim.id))
             .copied()
             .unwrap_or(match claim.class {
                 ClaimClass::Evidence => Verdict::Reproduced,
@@ -109,20 +132,25 @@ impl Expectations {
 
     /// Ids expected not to pass: the ledgers' `known_failures`.
     pub fn known_failures(&self) -> Vec<&str> {
-        self.verdicts
+        let mut ids: Vec<&str> = self
+            .verdicts
             .iter()
+            .chain(&self.reseeded)
             .filter(|(_, verdict)| !matches!(verdict, Verdict::Reproduced | Verdict::Passed))
             .map(|(id, _)| id.as_str())
-            .collect()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// Every claim whose verdict differs from its expectation, and every listed id that no claim
     /// has (a typo, or a claim that was renamed or removed).
-    pub fn compare(&self, claims: &[Claim]) -> (Vec<Mismatch>, Vec<String>) {
+    pub fn compare(&self, claims: &[Claim], with_reseed: bool) -> (Vec<Mismatch>, Vec<String>) {
         let mismatches = claims
             .iter()
             .filter_map(|claim| {
-                let expected = self.expected(claim);
+                let expected = self.expected(claim, with_reseed);
                 let got = claim.outcome();
                 (expected != got).then(|| Mismatch {
                     id: claim.id.clone(),
@@ -131,12 +159,15 @@ impl Expectations {
                 })
             })
             .collect();
-        let unknown = self
+        let mut unknown: Vec<String> = self
             .verdicts
             .keys()
+            .chain(self.reseeded.keys())
             .filter(|id| !claims.iter().any(|claim| &claim.id == *id))
             .cloned()
             .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
         (mismatches, unknown)
     }
 }
@@ -177,7 +208,7 @@ mod tests {
         assert_eq!(expectations.known_failures(), ["a", "gone"]);
         // `a` was expected to be contradicted but reproduces; `b` regressed; `c` is as expected.
         let claims = [claim("a", true), claim("b", false), claim("c", true)];
-        let (mismatches, unknown) = expectations.compare(&claims);
+        let (mismatches, unknown) = expectations.compare(&claims, false);
         assert_eq!(
             mismatches,
             [
@@ -197,6 +228,38 @@ mod tests {
         // Another profile's table does not apply.
         let other = Expectations::parse(text, "default", Path::new("e.toml")).unwrap();
         assert!(other.verdicts.is_empty());
+    }
+
+    #[test]
+    fn reseeded_expectations_apply_only_once_the_reseed_was_compared() {
+        let text = "[profile.quick]\n\"a\" = \"contradicted\"\n\
+                    [profile.quick.reseeded]\n\"a\" = \"inconclusive\"\n\"b\" = \"failed\"\n";
+        let expectations = Expectations::parse(text, "quick", Path::new("e.toml")).unwrap();
+        assert_eq!(expectations.known_failures(), ["a", "b"]);
+        let a = claim("a", false);
+        let b = claim("b", true).check();
+        assert_eq!(expectations.expected(&a, false), Verdict::Contradicted);
+        assert_eq!(expectations.expected(&a, true), Verdict::Inconclusive);
+        assert_eq!(expectations.expected(&b, false), Verdict::Passed);
+        assert_eq!(expectations.expected(&b, true), Verdict::Failed);
+        let (mismatches, unknown) = expectations.compare(&[a.clone(), b], false);
+        assert!(
+            mismatches.is_empty() && unknown.is_empty(),
+            "{mismatches:?}"
+        );
+        let (_, unknown) = expectations.compare(&[a], true);
+        assert_eq!(unknown, ["b"]);
+        let error = Expectations::parse(
+            "[profile.quick.reseeded]\n\"a\" = \"PASS\"\n",
+            "quick",
+            Path::new("e.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            error.message.contains("profile.quick.reseeded.\"a\""),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
     // A documented contradiction is a finding, not a regression; one that starts to reproduce is
     // a change to look at, and a listed id no ledger makes is a stale entry.
     let expectations = Expectations::load(&args.plan.pipeline, args.plan.profile.as_deref())?;
-    let (mismatches, unknown) = expectations.compare(&claims);
+    let (mismatches, unknown) = expectations.compare(&claims, reseeded.is_some());
     let file = expectations.path.as_deref().map_or_else(
         || super::expectations::FILE.to_string(),
         |p| p.display().to_string(),
