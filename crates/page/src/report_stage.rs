@@ -199,9 +199,9 @@ const RESULTS: &[PaperResult] = &[
         id: "mnist-cnn",
         title: "MNIST: CNN saliency",
         section: "mnist",
-        measured: "Paired by seed (20 seeds): early-training share of Grad-CAM (and input-gradient) \
-                   mass on weak pixels under SAM minus under GD, with its bootstrap CI, per \
-                   optimizer and init scale, the ρ → 0 control and full-batch training.",
+        measured: "20 paired seeds: SAM − GD share of Grad-CAM and input-gradient mass on weak pixels \
+                   early in training, with its bootstrap CI, per optimizer and init scale; ρ → 0 \
+                   control.",
         claims: &["mnist.cnn.*"],
     },
     PaperResult {
