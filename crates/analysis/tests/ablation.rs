@@ -8,26 +8,7 @@ use std::path::{Path, PathBuf};
 
 use analysis::artifacts::FigureRecord;
 use analysis::claims::{Claim, ClaimClass, LEDGER_FILE, Verdict};
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
 use pipeline::{Config, Overrides, Plan, Registry, RunOptions, Store};
-
-/// `Registry::register` takes a concrete kind; this forwards to a boxed one from `analysis::kinds()`.
-struct Boxed(Box<dyn StageKind>);
-
-impl StageKind for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn fingerprint(&self) -> &'static str {
-        self.0.fingerprint()
-    }
-    fn schema(&self) -> ParamSchema {
-        self.0.schema()
-    }
-    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
-        self.0.run(ctx)
-    }
-}
 
 fn pipeline_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipeline.toml")
@@ -43,7 +24,7 @@ fn quick_profile_ablation_and_relu_claims_and_figures() {
         .chain(analysis::kinds())
         .chain(page::kinds())
     {
-        registry.register(Boxed(kind));
+        registry.register_boxed(kind);
     }
     let mut config = Config::load(&pipeline_file()).expect("pipeline.toml parses");
     config.store = dir.path().join("store");

@@ -6,26 +6,7 @@ use std::path::{Path, PathBuf};
 
 use analysis::artifacts::FigureRecord;
 use analysis::claims::{Claim, LEDGER_FILE};
-use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
 use pipeline::{Config, Overrides, Plan, Registry, RunOptions, Store};
-
-/// `Registry::register` takes a concrete kind; this forwards to a boxed one from `analysis::kinds()`.
-struct Boxed(Box<dyn StageKind>);
-
-impl StageKind for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn fingerprint(&self) -> &'static str {
-        self.0.fingerprint()
-    }
-    fn schema(&self) -> ParamSchema {
-        self.0.schema()
-    }
-    fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
-        self.0.run(ctx)
-    }
-}
 
 fn registry() -> Registry {
     let mut registry = Registry::new();
@@ -35,7 +16,7 @@ fn registry() -> Registry {
         .chain(analysis::kinds())
         .chain(page::kinds())
     {
-        registry.register(Boxed(kind));
+        registry.register_boxed(kind);
     }
     registry
 }
