@@ -86,6 +86,11 @@ impl StageKind for ToyClaim {
             params.tol,
             "toy tolerance",
         );
+        // The toy plan's rule is its own `tol` parameter, declared in its pipeline.toml.
+        let claim = Claim {
+            rule: Some(format!("tol = {}: the toy plan's tolerance", params.tol)),
+            ..claim
+        };
         write_claims(ctx.out_dir, &[claim])?;
         Ok(())
     }

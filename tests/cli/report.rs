@@ -42,6 +42,13 @@ kind = "sec3.plane"
 deps = ["runs"]
 extent = 1.0
 
+[stage.plane.rules]
+single_parallel = { threshold = 1e-10, reason = "rounding only" }
+gating = { reason = "exact agreement for every init" }
+gd_closed_form = { reason = "the a-priori Euler bound" }
+l2_c_ode_window = { threshold = 0.95, reason = "chatter near the origin" }
+l2_c_ode_collapse = { threshold = 1e-2, reason = "B5.6's criterion" }
+
 [stage.ledger]
 kind = "claims.ledger"
 deps = ["plane"]

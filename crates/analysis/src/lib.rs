@@ -19,7 +19,7 @@ pub mod fingerprint {
 
 // The plumbing and the runs under the paths the kinds were written against (`crate::table`, …).
 pub use compute::runs;
-pub use stagekit::{AnalysisError, artifacts, claims, error, params, table};
+pub use stagekit::{AnalysisError, artifacts, claims, error, params, rules, table};
 
 use pipeline::stage::StageKind;
 

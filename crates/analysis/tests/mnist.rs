@@ -95,6 +95,7 @@ map_columns = 3
 [stage.ledger]
 kind = "claims.ledger"
 deps = ["cnn_report", "diag_report"]
+require_rules = false
 "#;
 
 #[test]

@@ -620,6 +620,7 @@ fn build_model(
                 figure,
                 check,
                 expected: claim.known,
+                rule: claim.rule,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -824,6 +825,7 @@ mod tests {
             figure: figure.map(Into::into),
             check: false,
             expected: false,
+            rule: None,
         }
     }
 

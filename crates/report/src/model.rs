@@ -87,6 +87,10 @@ pub struct Claim {
     /// A non-passing verdict documented as a finding of the reproduction: shown "(expected)".
     #[serde(default)]
     pub expected: bool,
+    /// The pre-registered rule that decided the row, as declared in pipeline.toml
+    /// (`name = threshold: reason`).
+    #[serde(default)]
+    pub rule: Option<String>,
 }
 
 /// One result of the paper as the first screen lists it. Its verdict is derived from the evidence

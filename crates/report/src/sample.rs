@@ -292,6 +292,7 @@ fn claim(
         figure: figure.map(Into::into),
         check: false,
         expected: false,
+        rule: None,
     }
 }
 

@@ -275,6 +275,7 @@ mod tests {
             figure: None,
             check: false,
             expected: false,
+            rule: None,
         }
     }
 

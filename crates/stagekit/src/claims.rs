@@ -93,6 +93,10 @@ pub struct Claim {
     /// (or ρ = 0) through the same code, formatted; set with [`Claim::with_control`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
+    /// The pre-registered rule that decides the row (`name = threshold: reason`, from its stage's
+    /// `rules` table in pipeline.toml); set with [`Claim::with_rule`]. Every evidence row has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 impl Claim {
@@ -122,6 +126,7 @@ impl Claim {
             class: ClaimClass::Evidence,
             inconclusive: false,
             control: None,
+            rule: None,
         }
     }
 
@@ -148,11 +153,22 @@ impl Claim {
             class: ClaimClass::Evidence,
             inconclusive: false,
             control: None,
+            rule: None,
         }
     }
 
     pub fn with_figure(mut self, figure: &str) -> Self {
         self.figure = Some(figure.into());
+        self
+    }
+
+    /// Records the pre-registered rule (from the stage's `rules` table) that decided this row.
+    /// A row decided by two rules (e.g. a time and a relative error) calls this twice.
+    pub fn with_rule(mut self, rule: crate::rules::RuleRef<'_>) -> Self {
+        self.rule = Some(match self.rule.take() {
+            Some(first) => format!("{first}; {}", rule.text()),
+            None => rule.text(),
+        });
         self
     }
 
@@ -288,6 +304,13 @@ impl StageKind for Ledger {
                  a documented finding of this reproduction, not a regression",
             )
             .with_default(serde_json::Value::Array(Vec::new())),
+            ParamSpec::new(
+                "require_rules",
+                ParamType::Bool,
+                "refuse an evidence row that names no pre-registered rule (stagekit::rules): its \
+                 threshold would live only in code",
+            )
+            .with_default(true),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -295,6 +318,7 @@ impl StageKind for Ledger {
         struct Params {
             table: String,
             known_failures: Vec<String>,
+            require_rules: bool,
         }
         let params: Params = ctx.params()?;
         if params.table.is_empty()
@@ -324,6 +348,22 @@ impl StageKind for Ledger {
             ))
             .into());
         }
+        if params.require_rules {
+            let unruled: Vec<&str> = claims
+                .iter()
+                .filter(|c| c.class == ClaimClass::Evidence && c.rule.is_none())
+                .map(|c| c.id.as_str())
+                .collect();
+            if !unruled.is_empty() {
+                return Err(AnalysisError::invalid(format!(
+                    "{} evidence claim(s) name no pre-registered rule (a `rules` entry of their \
+                     stage in pipeline.toml): {}",
+                    unruled.len(),
+                    unruled.join(", ")
+                ))
+                .into());
+            }
+        }
         for claim in &mut claims {
             claim.known = !claim.pass && params.known_failures.contains(&claim.id);
         }
@@ -340,6 +380,7 @@ impl StageKind for Ledger {
             .str("measured", column(|c| c.measured.clone()))
             .str("verdict", column(|c| verdict_text(c).into()))
             .str("figure", column(|c| c.figure.clone().unwrap_or_default()))
+            .str("rule", column(|c| c.rule.clone().unwrap_or_default()))
             .finish()?;
         write_and_publish(&mut df, ctx.out_dir, &params.table)?;
         Ok(())
@@ -524,5 +565,73 @@ mod tests {
         );
         assert_eq!(verdict_text(&claims[2]), "contradicted (expected)");
         assert_eq!(verdict_text(&claims[1]), "passed");
+    }
+
+    /// Runs the ledger kind over one input holding `claims`, with `require_rules`.
+    fn ledger_over(claims: &[Claim], require_rules: bool) -> Result<Vec<Claim>, String> {
+        let input = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        write_claims(input.path(), claims).unwrap();
+        let inputs = vec![pipeline::stage::InputArtifact {
+            stage: "producer".into(),
+            kind: "test.producer".into(),
+            params: serde_json::json!({}),
+            key: "0".repeat(64),
+            dir: input.path().to_path_buf(),
+        }];
+        let params = serde_json::json!({
+            "table": "claims",
+            "known_failures": [],
+            "require_rules": require_rules,
+        });
+        let ctx = TaskContext {
+            stage: "ledger",
+            params: &params,
+            inputs: &inputs,
+            out_dir: out.path(),
+        };
+        Ledger.run(&ctx).map_err(|e| e.to_string())?;
+        Ok(read_ledger(&out.path().join(LEDGER_FILE)).unwrap())
+    }
+
+    #[test]
+    fn the_ledger_refuses_evidence_without_a_pre_registered_rule_and_keeps_the_rule() {
+        let rules: crate::rules::Rules = serde_json::from_value(serde_json::json!({
+            "tol": { "threshold": 0.5, "reason": "fixed before the run" },
+        }))
+        .unwrap();
+        let ruled = row("a", true).with_rule(rules.get("tol").unwrap());
+        let check = row("b", true).check();
+        let bare = row("c", false);
+        let message = ledger_over(&[ruled.clone(), check.clone(), bare.clone()], true).unwrap_err();
+        assert!(
+            message.contains("1 evidence claim(s) name no pre-registered rule")
+                && message.contains(": c"),
+            "{message}"
+        );
+        // Checks need no rule; a ruled evidence row keeps its rule text into the ledger.
+        let ledger = ledger_over(&[ruled, check], true).unwrap();
+        assert_eq!(
+            ledger[0].rule.as_deref(),
+            Some("tol = 0.5: fixed before the run")
+        );
+        // A ledger that opts out (stated in pipeline.toml) accepts the bare row.
+        assert_eq!(ledger_over(&[bare], false).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_row_decided_by_two_rules_shows_both() {
+        let rules: crate::rules::Rules = serde_json::from_value(serde_json::json!({
+            "t": { "threshold": 0.02, "reason": "time" },
+            "exact": { "reason": "discrete" },
+        }))
+        .unwrap();
+        let claim = row("a", true)
+            .with_rule(rules.get("t").unwrap())
+            .with_rule(rules.get("exact").unwrap());
+        assert_eq!(
+            claim.rule.as_deref(),
+            Some("t = 0.02: time; exact: discrete")
+        );
     }
 }

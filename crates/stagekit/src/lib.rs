@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod claims;
 pub mod error;
 pub mod params;
+pub mod rules;
 pub mod table;
 
 /// Implementation fingerprint of this crate's kinds, derived at build time (`fingerprint::emit`).

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
-use crate::params::float;
+use crate::rules::{Rules, rules_spec};
 use crate::table::{Columns, write_and_publish};
 use compute::relu::train::{ReluRow, ReluRun};
 
@@ -30,7 +30,7 @@ pub struct ReluReport;
 
 #[derive(Deserialize)]
 struct Params {
-    learned_factor: f64,
+    rules: Rules,
 }
 
 /// Resamples and stream seed of the bootstrap intervals (fixed: the same runs give the same interval).
@@ -178,14 +178,12 @@ impl StageKind for ReluReport {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![float(
-            "learned_factor",
-            10.0,
-            "a logged step counts once ‖β_eff(t)‖ ≥ this × ‖β_eff(0)‖ (the learned signal dominates the random init)",
-        )])
+        ParamSchema::new(vec![rules_spec()])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;
+        // A logged step counts once ‖β_eff(t)‖ ≥ learned_factor × ‖β_eff(0)‖.
+        let learned_factor = params.rules.threshold("learned_factor")?;
         let runs: Vec<ReluRun> = ctx
             .inputs
             .iter()
@@ -195,10 +193,8 @@ impl StageKind for ReluReport {
         if runs.is_empty() {
             return Err(AnalysisError::invalid("relu.report needs relu.train inputs").into());
         }
-        let stats: Vec<SeedStats<'_>> = runs
-            .iter()
-            .map(|r| seed_stats(r, params.learned_factor))
-            .collect();
+        let stats: Vec<SeedStats<'_>> =
+            runs.iter().map(|r| seed_stats(r, learned_factor)).collect();
         let mut labels: Vec<&str> = Vec::new();
         for run in &runs {
             if !labels.contains(&run.label.as_str()) {
@@ -243,6 +239,12 @@ impl StageKind for ReluReport {
             }
             figures.push(render(ctx, label, mean, &stats)?);
         }
+        let learned = params.rules.get("learned_factor")?;
+        let decision = params.rules.get("interval")?;
+        let claims: Vec<Claim> = claims
+            .into_iter()
+            .map(|claim| claim.with_rule(learned).with_rule(decision))
+            .collect();
         write_claims(ctx.out_dir, &claims)?;
         write_table(ctx, &stats)?;
         write_figures(ctx.out_dir, &figures)?;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, direction, dot, load_runs};
 use crate::sec3::common::{figure_spec, optimizer_color, optimizer_name, publish_grid};
 use crate::table::{Columns, write_and_publish};
@@ -18,6 +19,7 @@ pub struct Depth1;
 #[derive(Deserialize)]
 struct Depth1Params {
     figure: String,
+    rules: Rules,
 }
 
 /// (step, 1 − cos(β, target)) for every logged step ≥ 1 of a run.
@@ -46,10 +48,16 @@ impl StageKind for Depth1 {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![figure_spec("figure", "s3-depth1-maxmargin")])
+        ParamSchema::new(vec![
+            figure_spec("figure", "s3-depth1-maxmargin"),
+            rules_spec(),
+        ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: Depth1Params = ctx.params()?;
+        let gap_tol = p.rules.threshold("l2mm_gap")?;
+        let decrease = p.rules.threshold("l2mm_decreasing")?;
+        let not_l1 = p.rules.threshold("not_l1mm")?;
         let runs: Vec<LoadedRun> = load_runs(ctx.inputs)?
             .into_iter()
             .filter(|r| r.summary.depth == 1)
@@ -108,10 +116,12 @@ impl StageKind for Depth1 {
                     "depth1",
                     &format!("Thm 3.1: at depth 1 on separable multi-sample data, {} converges in direction to the ℓ2 max-margin classifier.", optimizer_name(&s.optimizer)),
                     &format!("1 − cos(β, ℓ2-MM) after {} steps, and its ratio to the value two decades earlier (step {})", s.steps, s.steps / 100),
-                    "final 1 − cos ≤ 1e-2 and decreasing (ratio < 0.8): the Soudry-type rate is only ~1/log t, so two decades shrink the gap by ~2×, not by orders of magnitude",
+                    &format!("final 1 − cos ≤ {gap_tol:e} and decreasing (ratio < {decrease}): the Soudry-type rate is only ~1/log t, so two decades shrink the gap by ~2×, not by orders of magnitude"),
                     format!("1 − cos = {final_gap:.3e}, ratio to step {} = {ratio:.3}", s.steps / 100),
-                    final_gap <= 1e-2 && ratio < 0.8,
+                    final_gap <= gap_tol && ratio < decrease,
                 )
+                .with_rule(p.rules.get("l2mm_gap")?)
+                .with_rule(p.rules.get("l2mm_decreasing")?)
                 .with_figure(&p.figure),
             );
         }
@@ -125,10 +135,11 @@ impl StageKind for Depth1 {
                 "depth1",
                 "At depth 1 the limit is the ℓ2, not the ℓ1, max-margin direction (unlike GD on deeper diagonal nets).",
                 "min over optimizers of [1 − cos(β, ℓ1-MM)] / [1 − cos(β, ℓ2-MM)] at the last step",
-                "≥ 3 (every run is clearly closer to the ℓ2 than to the ℓ1 solution; the ratio grows as the ℓ2 gap keeps shrinking)",
+                &format!("≥ {not_l1} (every run is clearly closer to the ℓ2 than to the ℓ1 solution; the ratio grows as the ℓ2 gap keeps shrinking)"),
                 format!("{worst_ratio:.2}"),
-                worst_ratio >= 3.0,
+                worst_ratio >= not_l1,
             )
+            .with_rule(p.rules.get("not_l1mm")?)
             .with_figure(&p.figure),
         );
         let chart = |title: &str, y: &str, series: Vec<Series>| LineChart {

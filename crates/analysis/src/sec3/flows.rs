@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, load_runs, norm};
 use crate::sec3::common::{figure_spec, optimizer_color, optimizer_name, publish_grid, slope};
 use crate::table::{Columns, write_and_publish};
@@ -19,6 +20,7 @@ pub struct Flows;
 #[derive(Deserialize)]
 struct FlowsParams {
     figure: String,
+    rules: Rules,
 }
 
 /// max over the flow's output times that the discrete run also logged (|Δt| ≤ 1e−9) of
@@ -54,7 +56,10 @@ impl StageKind for Flows {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![figure_spec("figure", "s3-flows-convergence")])
+        ParamSchema::new(vec![
+            figure_spec("figure", "s3-flows-convergence"),
+            rules_spec(),
+        ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: FlowsParams = ctx.params()?;
@@ -107,17 +112,19 @@ impl StageKind for Flows {
                 .iter()
                 .filter(|c| &c.optimizer == optimizer)
                 .collect();
-            let pass = mine.iter().all(|c| (c.slope - 1.0).abs() <= 0.15);
+            let tol = p.rules.threshold("first_order")?;
+            let pass = mine.iter().all(|c| (c.slope - 1.0).abs() <= tol);
             claims.push(
                 Claim::verdict(
                     &format!("s3.flows.first_order.{optimizer}"),
                     "flows",
                     &format!("Discrete {} is a first-order discretisation of its flow: the distance to the flow shrinks like η, in the original and in the rescaled clock.", optimizer_name(optimizer)),
                     "least-squares slope of ln(max_t ‖β_η(t) − β_flow(t)‖/‖β_flow(t)‖) against ln η over the η grid, per clock (flow by DOPRI5 at rtol 1e−10)",
-                    "|slope − 1| ≤ 0.15 (Euler's global error is C·η + O(η²); the O(η²) part bends the line at the largest η)",
+                    &format!("|slope − 1| ≤ {tol} (Euler's global error is C·η + O(η²); the O(η²) part bends the line at the largest η)"),
                     mine.iter().map(|c| format!("{} clock: {:.3}", c.clock, c.slope)).collect::<Vec<_>>().join("; "),
                     pass,
                 )
+                .with_rule(p.rules.get("first_order")?)
                 .with_figure(&p.figure),
             );
         }

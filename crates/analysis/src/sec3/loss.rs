@@ -2,12 +2,13 @@
 //! lower the loss faster? Measured honestly, step by step.
 
 use figures::{LegendPosition, LineChart, Scale, Series};
-use pipeline::stage::{ParamSchema, ParamSpec, ParamType, StageKind, TaskContext, TaskError};
+use pipeline::stage::{ParamSchema, StageKind, TaskContext, TaskError};
 use serde::Deserialize;
 
 use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, load_runs};
 use crate::sec3::common::{figure_spec, optimizer_color, optimizer_name, publish_chart, show};
 use crate::table::{Columns, write_and_publish};
@@ -18,7 +19,7 @@ pub struct Loss;
 #[derive(Deserialize)]
 struct LossParams {
     figure: String,
-    crossover_max_step: u64,
+    rules: Rules,
 }
 
 /// A SAM run against the GD run of the same init over every step both logged (from step 1: step 0 is
@@ -77,22 +78,20 @@ impl StageKind for Loss {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![
-            figure_spec("figure", "s3-loss-curves"),
-            ParamSpec::new(
-                "crossover_max_step",
-                ParamType::Int {
-                    min: Some(1),
-                    max: None,
-                },
-                "predicted latest crossover step: B8's table has every SAM run below GD at every tabulated \
-                 step from 100 on",
-            )
-            .with_default(100),
-        ])
+        ParamSchema::new(vec![figure_spec("figure", "s3-loss-curves"), rules_spec()])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: LossParams = ctx.params()?;
+        // The predicted latest crossover step (B8's table), a whole number of steps.
+        let crossover_max_step = p.rules.threshold("crossover")?;
+        if crossover_max_step < 1.0 || crossover_max_step.fract() != 0.0 {
+            return Err(AnalysisError::invalid(format!(
+                "rule `crossover` in the `rules` table of stage {:?}: threshold {crossover_max_step} must be a whole number of steps ≥ 1",
+                ctx.stage
+            ))
+            .into());
+        }
+        let crossover_max_step = crossover_max_step as u64;
         let runs = load_runs(ctx.inputs)?;
         let mut claims = Vec::new();
         let mut rows = Vec::new();
@@ -157,12 +156,13 @@ impl StageKind for Loss {
                 Claim::verdict(
                     &format!("s3.reviewers.loss.{}.{}", s.optimizer, init_index),
                     "reviewers",
-                    &format!("Reviewer 2 expected GD to lower the training loss faster than SAM; B8 derives the opposite: {} from α = {} falls below GD's loss from the same init within the first {} steps and stays below.", optimizer_name(&s.optimizer), show(&s.alpha), p.crossover_max_step),
+                    &format!("Reviewer 2 expected GD to lower the training loss faster than SAM; B8 derives the opposite: {} from α = {} falls below GD's loss from the same init within the first {} steps and stays below.", optimizer_name(&s.optimizer), show(&s.alpha), crossover_max_step),
                     "crossover step s*: the first logged step from which SAM's loss is below GD's at every later logged step (all logged steps from 1 on, original time, η as in the runs)",
-                    &format!("s* exists and s* ≤ {} (B8's table, fixed before these runs)", p.crossover_max_step),
+                    &format!("s* exists and s* ≤ {} (B8's table, fixed before these runs)", crossover_max_step),
                     format!("s* = {}; below GD at {}/{} logged steps; final loss ratio SAM/GD = {:.2e}", show_step(c.crossover), c.lower, c.compared, c.last_ratio),
-                    c.crossover.is_some_and(|x| x <= p.crossover_max_step),
+                    c.crossover.is_some_and(|x| x <= crossover_max_step),
                 )
+                .with_rule(p.rules.get("crossover")?)
                 .with_figure(&p.figure),
             );
         }
@@ -185,6 +185,7 @@ impl StageKind for Loss {
                         .join("; "),
                     non_increasing(&crossovers),
                 )
+                .with_rule(p.rules.get("crossover_in_alpha")?)
                 .with_figure(&p.figure),
             );
         }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::data::DatasetFile;
 use crate::runs::output::{LoadedRun, direction, dominant, load_runs};
 use crate::sec3::common::{figure_spec, optimizer_name, publish_grid, show};
@@ -21,6 +22,7 @@ pub struct MultiSample;
 #[derive(Deserialize)]
 struct MultiParams {
     figure: String,
+    rules: Rules,
 }
 
 /// The dominant coordinate at every logged step ≥ 1, as (step, index).
@@ -85,21 +87,25 @@ fn lead_of(beta: &[f64], j: usize) -> f64 {
     (beta[j].abs() / others).ln()
 }
 
-/// Confidence level and bootstrap settings of every seeded claim here (fixed, not tuned).
-const LEVEL: f64 = 0.95;
+/// Bootstrap settings of every seeded claim here (fixed, not tuned); the confidence level is the
+/// stage's `ci_level` rule.
 const RESAMPLES: usize = 10_000;
 const BOOTSTRAP_SEED: u64 = 0;
 
 /// "mean m, 95% CI [lo, hi] (values …)" and the three-valued decision against the predicted sign.
 /// Infinite values (a coordinate exactly 0) are clamped to ±1e3 so the interval stays finite.
-fn seeded_summary(values: &[f64], predicted: f64) -> (String, numerics::stats::Decision) {
+fn seeded_summary(
+    values: &[f64],
+    predicted: f64,
+    level: f64,
+) -> (String, numerics::stats::Decision) {
     let clamped: Vec<f64> = values.iter().map(|v| v.clamp(-1e3, 1e3)).collect();
-    match numerics::stats::bootstrap_mean_ci(&clamped, LEVEL, RESAMPLES, BOOTSTRAP_SEED) {
+    match numerics::stats::bootstrap_mean_ci(&clamped, level, RESAMPLES, BOOTSTRAP_SEED) {
         Ok(ci) => (
             format!(
                 "mean {:.3}, {:.0}% CI [{:.3}, {:.3}] (per seed {})",
                 ci.estimate,
-                100.0 * LEVEL,
+                100.0 * level,
                 ci.lo,
                 ci.hi,
                 clamped
@@ -125,9 +131,10 @@ fn seeded_claim(
     measurement: &str,
     values: &[f64],
     predicted: f64,
+    level: f64,
 ) -> Claim {
     use numerics::stats::Decision;
-    let (text, decision) = seeded_summary(values, predicted);
+    let (text, decision) = seeded_summary(values, predicted, level);
     let claim = Claim::verdict(
         id,
         "multisample",
@@ -135,7 +142,7 @@ fn seeded_claim(
         measurement,
         &format!(
             "the {:.0}% bootstrap CI over seeds excludes 0 on the predicted side ({}); inconclusive if it contains 0",
-            100.0 * LEVEL,
+            100.0 * level,
             if predicted > 0.0 { "> 0" } else { "< 0" }
         ),
         text,
@@ -170,10 +177,13 @@ impl StageKind for MultiSample {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![figure_spec("figure", "s3-multisample")])
+        ParamSchema::new(vec![figure_spec("figure", "s3-multisample"), rules_spec()])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: MultiParams = ctx.params()?;
+        let level = p.rules.threshold("ci_level")?;
+        // The gated share is compared in log10 units: log10(max |β_gated| / max |β|) − gate < 0.
+        let gate = p.rules.threshold("gating_log10_share")?;
         let all_runs = load_runs(ctx.inputs)?;
         let datasets: Vec<&pipeline::stage::InputArtifact> = ctx
             .inputs
@@ -283,32 +293,34 @@ impl StageKind for MultiSample {
                     &format!("ln(|β_pred| / max other |β_j|) at the end of the run, per seed; {seed_text}"),
                     &margins,
                     1.0,
+                    level,
                 )
                 .with_figure(&p.figure),
             );
             if s.optimizer == "sam-linf" {
                 let gated: Vec<usize> = (0..s.d).filter(|&j| s.alpha[j] < s.rho).collect();
                 if !gated.is_empty() {
-                    // log10(max |β_gated| / max |β|) + 6: predicted < 0 (gated share below 1e−6).
+                    // log10(max |β_gated| / max |β|) − gate: predicted < 0 (gated share below 10^gate).
                     let share = |run: &LoadedRun| {
                         let f = &run.summary.final_beta;
                         let top = f.iter().fold(0.0_f64, |m, b| m.max(b.abs()));
-                        (gated.iter().map(|&j| f[j].abs()).fold(0.0, f64::max) / top).log10() + 6.0
+                        (gated.iter().map(|&j| f[j].abs()).fold(0.0, f64::max) / top).log10() - gate
                     };
                     let values: Vec<f64> = (0..files.len()).map(|b| share(same_task(b))).collect();
                     let mut claim = seeded_claim(
                         &format!("s3.multisample.gating.{index}"),
                         "ℓ∞-SAM gating survives on multi-sample data: at L = 2 a coordinate with α_j < ρ goes to 0 whatever the sample weights, so the limit can differ from the ℓ1 max-margin direction.",
-                        &format!("log10(max |β_gated| / max |β|) + 6 at the end (gated coordinates {gated:?}; < 0 means below 1e−6 · max |β|, the chatter level ηρμ_j being far below the winner), per seed; every y_i x_ij > 0: {all_positive}; {seed_text}"),
+                        &format!("log10(max |β_gated| / max |β|) + {} at the end (gated coordinates {gated:?}; < 0 means below 1e{gate} · max |β|, the chatter level ηρμ_j being far below the winner), per seed; every y_i x_ij > 0: {all_positive}; {seed_text}", -gate),
                         &values,
                         -1.0,
+                        level,
                     )
                     .with_figure(&p.figure);
                     if let Some(control) = control_index(block(0), &s.alpha) {
                         let gd: Vec<f64> = (0..files.len())
                             .map(|b| share(&block(b)[control]))
                             .collect();
-                        let (text, decision) = seeded_summary(&gd, -1.0);
+                        let (text, decision) = seeded_summary(&gd, -1.0, level);
                         claim = claim.with_control(
                             "GD, same init",
                             &text,
@@ -334,8 +346,8 @@ impl StageKind for MultiSample {
                 };
                 let peaks: Vec<f64> = (0..files.len()).map(|b| peak(same_task(b))).collect();
                 let lasts: Vec<f64> = (0..files.len()).map(|b| last(same_task(b))).collect();
-                let (peak_text, peak_decision) = seeded_summary(&peaks, 1.0);
-                let (last_text, last_decision) = seeded_summary(&lasts, 1.0);
+                let (peak_text, peak_decision) = seeded_summary(&peaks, 1.0, level);
+                let (last_text, last_decision) = seeded_summary(&lasts, 1.0, level);
                 use numerics::stats::Decision;
                 let both = [peak_decision, last_decision];
                 let mut claim = Claim::verdict(
@@ -343,7 +355,7 @@ impl StageKind for MultiSample {
                     "multisample",
                     "B7: ℓ2-SAM from a uniform init of moderate scale leads with the minor coordinate first and then switches to the major one on the Gaussian data too.",
                     &format!("per seed: the peak over logged steps ≥ 1 of ln(|β₀|/|β₁|) (minor first: > 0) and the final ln(|β₁|/|β₀|) (major last: > 0); {seed_text}"),
-                    "the 95% bootstrap CI over seeds of both excludes 0 on the predicted side (inconclusive if either contains 0)",
+                    &format!("the {:.0}% bootstrap CI over seeds of both excludes 0 on the predicted side (inconclusive if either contains 0)", 100.0 * level),
                     format!("peak: {peak_text}; final: {last_text}"),
                     both.iter().all(|d| *d == Decision::Supports),
                 )
@@ -353,7 +365,7 @@ impl StageKind for MultiSample {
                 }
                 if let Some(control) = control_index(block(0), &s.alpha) {
                     let gd: Vec<f64> = (0..files.len()).map(|b| peak(&block(b)[control])).collect();
-                    let (text, decision) = seeded_summary(&gd, 1.0);
+                    let (text, decision) = seeded_summary(&gd, 1.0, level);
                     claim = claim.with_control(
                         "GD, same init (peak ln(|β₀|/|β₁|))",
                         &text,
@@ -467,6 +479,19 @@ impl StageKind for MultiSample {
             .finish()?;
         write_and_publish(&mut df, ctx.out_dir, &format!("{}_runs", ctx.stage))?;
         write_figures(ctx.out_dir, &[record])?;
+        let ci = p.rules.get("ci_level")?;
+        let gating = p.rules.get("gating_log10_share")?;
+        let claims: Vec<Claim> = claims
+            .into_iter()
+            .map(|claim| {
+                let claim = claim.with_rule(ci);
+                if claim.id.starts_with("s3.multisample.gating.") {
+                    claim.with_rule(gating)
+                } else {
+                    claim
+                }
+            })
+            .collect();
         write_claims(ctx.out_dir, &claims)?;
         Ok(())
     }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::sec3::common::optimizer_name;
 use crate::sec3::phase::{Agreement, GRID_FILE, Grid, agreement};
 use crate::table::{self, Columns};
@@ -18,7 +19,7 @@ pub struct Phase;
 #[derive(Deserialize)]
 struct PhaseParams {
     figure_prefix: String,
-    min_agreement: f64,
+    rules: Rules,
 }
 
 /// Predicted boundaries of the diagram (in ratio units), drawn dashed.
@@ -75,19 +76,14 @@ impl StageKind for Phase {
                 "figure id prefix",
             )
             .with_default("s3-phase"),
-            ParamSpec::new(
-                "min_agreement",
-                ParamType::Float {
-                    min: Some(0.0),
-                    max: Some(1.0),
-                },
-                "required fraction of decidable cells where measured = predicted",
-            )
-            .with_default(0.99),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: PhaseParams = ctx.params()?;
+        // The required fraction of decidable cells where measured = predicted.
+        let min_agreement = p.rules.threshold("agreement")?;
+        let agreement_rule = p.rules.get("agreement")?;
         let grids: Vec<Grid> = ctx
             .inputs
             .iter()
@@ -159,10 +155,11 @@ impl StageKind for Phase {
                         "fraction of the {}×{} grid cells decidable at the horizon (closed-form winner ahead by K = {} before τ = {} or the ‖β‖ cap) where the measured winner equals the predicted one; undecidable cells reported separately",
                         grid.ratios.len(), grid.ratios.len(), grid.dominance, grid.tau_end
                     ),
-                    &format!("≥ {} of decidable cells (Euler error can only flip cells at the edge of decidability)", p.min_agreement),
+                    &format!("≥ {} of decidable cells (Euler error can only flip cells at the edge of decidability)", min_agreement),
                     format!("{}/{} = {:.4} agree; {} undecidable", a.agree, a.decided, fraction, a.undecidable),
-                    a.decided > 0 && fraction >= p.min_agreement,
+                    a.decided > 0 && fraction >= min_agreement,
                 )
+                .with_rule(agreement_rule)
                 .with_figure(&id);
             // Control: GD's measured winners on the same cells (same depth, clock and step) against
             // ℓ∞-SAM's predicted ones; SAM's diagram is SAM-specific only where GD's differs.
@@ -188,7 +185,7 @@ impl StageKind for Phase {
                     &format!(
                         "its winner equals ℓ∞-SAM's prediction in {same}/{decided} = {share:.4}"
                     ),
-                    share < p.min_agreement,
+                    share < min_agreement,
                 );
             }
             claims.push(claim);

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, load_runs};
 use crate::sec3::common::{
     figure_spec, optimizer_color, optimizer_name, publish_grid, publish_plane, show,
@@ -25,6 +26,7 @@ pub struct Plane;
 struct PlaneParams {
     figure_prefix: String,
     extent: f64,
+    rules: Rules,
 }
 
 /// |sin ∠(w − w₀, μ)|: 0 when the depth-1 run moved exactly along μ.
@@ -80,6 +82,7 @@ impl StageKind for Plane {
                 "axis range [0, extent] of both β coordinates",
             )
             .with_default(1.0),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -113,15 +116,16 @@ impl StageKind for Plane {
                 records.push(publish_grid(ctx.out_dir, &id, section, &caption, &grid)?);
             }
             if depth == 1 {
-                claims.push(parallel_claim(&runs, &id)?);
+                claims.push(parallel_claim(&runs, &id, &p.rules)?);
             } else if let Some(claim) = gating_claim(&runs, depth, &id)? {
+                let claim = claim.with_rule(p.rules.get("gating")?);
                 claims.push(claim);
             }
             if depth <= 2 {
-                claims.extend(gd_path_claim(&runs, depth, &id)?);
+                claims.extend(gd_path_claim(&runs, depth, &id, &p.rules)?);
             }
             if depth == 2 {
-                claims.extend(l2_path_claim(&runs, &id)?);
+                claims.extend(l2_path_claim(&runs, &id, &p.rules)?);
             }
         }
         write_summary_table(ctx, &runs)?;
@@ -277,7 +281,8 @@ fn log_plane_grid(runs: &[LoadedRun], depth: usize, extent: f64) -> PanelGrid {
     }
 }
 
-fn parallel_claim(runs: &[LoadedRun], figure: &str) -> Result<Claim, AnalysisError> {
+fn parallel_claim(runs: &[LoadedRun], figure: &str, rules: &Rules) -> Result<Claim, AnalysisError> {
+    let tol = rules.threshold("single_parallel")?;
     let mut worst: f64 = 0.0;
     let mut count = 0;
     for run in runs.iter().filter(|r| r.summary.depth == 1) {
@@ -292,10 +297,11 @@ fn parallel_claim(runs: &[LoadedRun], figure: &str) -> Result<Claim, AnalysisErr
         "depth1",
         "Thm 3.1 (single example): at depth 1, GD, ℓ∞-SAM and ℓ2-SAM move w exactly along μ, so w − w₀ ∥ μ and the direction tends to the ℓ2 max-margin μ/‖μ‖.",
         &format!("max over {count} depth-1 runs (all optimizers and clocks) of |sin ∠(w − w₀, μ)| at the last step"),
-        "≤ 1e-10 (every update is a multiple of μ; only rounding, ~steps × 1e-16, separates w − w₀ from μ)",
+        &format!("≤ {tol:e} (every update is a multiple of μ; only rounding, ~steps × 1e-16, separates w − w₀ from μ)"),
         format!("{worst:.2e}"),
-        count > 0 && worst <= 1e-10,
+        count > 0 && worst <= tol,
     )
+    .with_rule(rules.get("single_parallel")?)
     .with_figure(figure))
 }
 
@@ -397,7 +403,9 @@ fn gd_path_claim(
     runs: &[LoadedRun],
     depth: usize,
     figure: &str,
+    rules: &Rules,
 ) -> Result<Option<Claim>, AnalysisError> {
+    let rule = rules.get("gd_closed_form")?;
     let mut parts = Vec::new();
     let mut pass = true;
     for run in runs
@@ -443,14 +451,21 @@ fn gd_path_claim(
             parts.join("; "),
             pass,
         )
+        .with_rule(rule)
         .with_figure(figure),
     ))
 }
 
 /// ℓ2-SAM's depth-2 β-plane paths against the C-ODE of the same (per-coordinate) init: the dominant
 /// sequence until the run stops, and its fate (growth to the ‖β‖ cap, or collapse to 0 below α_c).
-fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, AnalysisError> {
+fn l2_path_claim(
+    runs: &[LoadedRun],
+    figure: &str,
+    rules: &Rules,
+) -> Result<Option<Claim>, AnalysisError> {
     use crate::sec4::common::{c_ode, measured_switches, run_sequence, sequence_text};
+    let window = rules.threshold("l2_c_ode_window")?;
+    let collapse = rules.threshold("l2_c_ode_collapse")?;
     let mut parts = Vec::new();
     let mut pass = true;
     for run in runs
@@ -463,9 +478,8 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
             .as_deref()
             .ok_or_else(|| AnalysisError::invalid("ℓ2-SAM plane runs must use a single example"))?;
         let full = c_ode(mu, &s.alpha, s.rho, s.final_tau.max(1e-6))?;
-        // For a collapsing init the sequences are compared up to 0.95 τ_c: in the last 5 % ‖w‖ is within
-        // 5 % of 0, where the discrete iterates start to chatter around the origin (B5.6).
-        let horizon = full.collapse_time().map_or(s.final_tau, |end| 0.95 * end);
+        // For a collapsing init the sequences are compared up to `window` · τ_c (the rule's reason).
+        let horizon = full.collapse_time().map_or(s.final_tau, |end| window * end);
         let solution = c_ode(mu, &s.alpha, s.rho, horizon.max(1e-6))?;
         let (first, switches) = solution.dominant_sequence();
         let predicted = sequence_text(first, switches.iter().map(|w| w.to));
@@ -481,7 +495,7 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
         // Fate: the C-ODE collapses before the run's τ, or not; the run has ‖β‖ below 1e−2 of its start
         // at the end, or not (B5.6's own criterion for discrete iterates near 0).
         let predicted_collapse = full.collapse_time().is_some();
-        let measured_collapse = norm(&s.final_beta) < 1e-2 * start;
+        let measured_collapse = norm(&s.final_beta) < collapse * start;
         let same = predicted == measured && predicted_collapse == measured_collapse;
         pass &= same;
         parts.push(format!(
@@ -511,6 +525,8 @@ fn l2_path_claim(runs: &[LoadedRun], figure: &str) -> Result<Option<Claim>, Anal
             parts.join("; "),
             pass,
         )
+        .with_rule(rules.get("l2_c_ode_window")?)
+        .with_rule(rules.get("l2_c_ode_collapse")?)
         .with_figure(figure),
     ))
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::artifacts::write_figures;
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, load_runs};
 use crate::sec3::common::{figure_spec, publish_grid, slope};
 use crate::table::{Columns, write_and_publish};
@@ -19,12 +20,8 @@ pub struct Regimes;
 #[derive(Deserialize)]
 struct RegimesParams {
     figure: String,
+    rules: Rules,
 }
-
-/// Fraction of the blow-up time τ* up to which a blowing-up coordinate is compared with its closed
-/// form: Euler's error grows like (τ* − τ)⁻² near the singularity, so the last 10 % only measure the
-/// discretisation.
-const BLOWUP_FRACTION: f64 = 0.9;
 
 /// One single-coordinate run with its parameters.
 struct Case<'a> {
@@ -65,8 +62,8 @@ impl Case<'_> {
         }
     }
     /// max over compared rows of |w_sim − w_cf| / max(|w_cf|, ρ), w_sim = |β|^{1/L}.
-    fn max_error(&self) -> f64 {
-        let cutoff = self.blowup().map_or(f64::INFINITY, |t| BLOWUP_FRACTION * t);
+    fn max_error(&self, blowup_fraction: f64) -> f64 {
+        let cutoff = self.blowup().map_or(f64::INFINITY, |t| blowup_fraction * t);
         self.run
             .rows
             .iter()
@@ -113,7 +110,7 @@ impl StageKind for Regimes {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![figure_spec("figure", "s3-linf-regimes")])
+        ParamSchema::new(vec![figure_spec("figure", "s3-linf-regimes"), rules_spec()])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: RegimesParams = ctx.params()?;
@@ -129,21 +126,29 @@ impl StageKind for Regimes {
         }
         let mut claims = Vec::new();
         let mut panels = Vec::new();
+        let closed_form = p.rules.get("closed_form")?;
+        let tol = p.rules.threshold("closed_form")?;
+        let blowup_fraction = p.rules.threshold("closed_form_blowup_window")?;
         for &depth in &depths {
             let at: Vec<&Case> = cases.iter().filter(|c| c.depth == depth).collect();
             panels.push(panel(&at, depth));
-            let worst = at.iter().map(|c| c.max_error()).fold(0.0, f64::max);
+            let worst = at
+                .iter()
+                .map(|c| c.max_error(blowup_fraction))
+                .fold(0.0, f64::max);
             claims.push(
                 Claim::within(
                     &format!("s3.linf.regimes.closed_form.L{depth}"),
                     "linf",
                     &format!("Thm 3.2 / spec B4.2: at depth {depth} each coordinate of ℓ∞-SAM follows its decoupled closed form in rescaled time, in all three regimes α < ρ, α = ρ, α > ρ."),
-                    "max over the regime runs and logged τ of |w_sim − w_closed| / max(|w_closed|, ρ), w = |β|^(1/L); blow-ups compared up to 0.9 τ*",
+                    &format!("max over the regime runs and logged τ of |w_sim − w_closed| / max(|w_closed|, ρ), w = |β|^(1/L); blow-ups compared up to {blowup_fraction} τ*"),
                     worst,
                     0.0,
-                    2e-2,
-                    "explicit Euler in the rescaled clock has global error O(η·τ) relative; η = 1e−3 and τ ≲ 10 before the cap, plus the (τ* − τ)⁻² growth up to 0.9 τ*",
+                    tol,
+                    &format!("explicit Euler in the rescaled clock has global error O(η·τ) relative; η = 1e−3 and τ ≲ 10 before the cap, plus the (τ* − τ)⁻² growth up to {blowup_fraction} τ*"),
                 )
+                .with_rule(closed_form)
+                .with_rule(p.rules.get("closed_form_blowup_window")?)
                 .with_figure(&p.figure),
             );
         }
@@ -151,8 +156,8 @@ impl StageKind for Regimes {
             .iter()
             .filter(|r| r.summary.d == 1 && r.summary.optimizer == "gd")
             .collect();
-        claims.extend(qualitative_claims(&cases, &controls, &p.figure));
-        write_table(ctx, &cases)?;
+        claims.extend(qualitative_claims(&cases, &controls, &p.figure, &p.rules)?);
+        write_table(ctx, &cases, blowup_fraction)?;
         let grid = PanelGrid {
             title: "ℓ∞-SAM per-coordinate regimes (Thm 3.2), μ = 1, rescaled time: simulated (solid) vs closed form (dashed)".into(),
             rows: 1,
@@ -242,7 +247,12 @@ fn gd_below_rho<'a>(
         .collect()
 }
 
-fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> Vec<Claim> {
+fn qualitative_claims(
+    cases: &[Case],
+    controls: &[&LoadedRun],
+    figure: &str,
+    rules: &Rules,
+) -> Result<Vec<Claim>, AnalysisError> {
     let rho = cases.first().map_or(1.0, |c| c.rho);
     let mut claims = Vec::new();
     let stationary: Vec<f64> = cases
@@ -299,6 +309,7 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 measured,
                 pass,
             )
+            .with_rule(rules.get("even_dies")?)
             .with_figure(figure);
         let gd = gd_below_rho(controls, rho, true);
         if !gd.is_empty() {
@@ -355,6 +366,7 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 measured,
                 pass,
             )
+            .with_rule(rules.get("odd_rises")?)
             .with_figure(figure);
         let gd = gd_below_rho(controls, rho, false);
         if !gd.is_empty() {
@@ -385,6 +397,7 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
         }
         claims.push(claim);
     }
+    let window = rules.threshold("exponential_L2_window")?;
     let growth: Vec<f64> = cases
         .iter()
         .filter(|c| c.alpha > c.rho && c.depth == 2)
@@ -394,7 +407,7 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 .run
                 .rows
                 .iter()
-                .filter(|r| r.tau >= 0.7 * tau_end)
+                .filter(|r| r.tau >= (1.0 - window) * tau_end)
                 .map(|r| (r.tau, r.beta[0].ln() / (2.0 * c.mu)))
                 .collect();
             slope(&points)
@@ -413,12 +426,14 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 "s3.linf.regimes.exponential_L2",
                 "linf",
                 "Thm 3.2: at L = 2, α_j > ρ ⇒ β_j diverges exponentially, ln β_j growing at rate 2μ_j.",
-                "least-squares slope of ln β_j / (2μ_j) against τ over the last 30 % of the run in τ",
+                &format!("least-squares slope of ln β_j / (2μ_j) against τ over the last {} % of the run in τ", window * 100.0),
                 worst,
                 1.0,
-                0.05,
+                rules.threshold("exponential_L2")?,
                 "β = (ρ + (α−ρ)e^{μτ})² has log-slope 2μ·u/(ρ+u), within 2 % of 2μ once u ≥ 50ρ, plus Euler's O(η) rate error",
             )
+            .with_rule(rules.get("exponential_L2")?)
+            .with_rule(rules.get("exponential_L2_window")?)
             .with_figure(figure),
         );
     }
@@ -435,6 +450,7 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
         })
         .collect();
     if !blowups.is_empty() {
+        let blowup_tol = rules.threshold("blowup")?;
         let worst = blowups
             .iter()
             .map(|(_, t, cf)| (t - cf).abs() / cf)
@@ -450,17 +466,22 @@ fn qualitative_claims(cases: &[Case], controls: &[&LoadedRun], figure: &str) -> 
                 "linf",
                 "Thm 3.2: at L ≥ 3, α_j > ρ ⇒ β_j blows up in finite rescaled time τ* = 1/((L−2)μ_j(α_j−ρ)^(L−2)).",
                 "τ at which the run's β hit the cap, against the closed-form τ at which β reaches that value (just below τ*)",
-                "relative difference ≤ 1e-2 (Euler, η = 1e−3, error amplified near the singularity)",
+                &format!("relative difference ≤ {blowup_tol:e} (Euler, η = 1e−3, error amplified near the singularity)"),
                 format!("max rel. diff {worst:.2e} ({detail})"),
-                worst <= 1e-2,
+                worst <= blowup_tol,
             )
+            .with_rule(rules.get("blowup")?)
             .with_figure(figure),
         );
     }
-    claims
+    Ok(claims)
 }
 
-fn write_table(ctx: &TaskContext<'_>, cases: &[Case]) -> Result<(), AnalysisError> {
+fn write_table(
+    ctx: &TaskContext<'_>,
+    cases: &[Case],
+    blowup_fraction: f64,
+) -> Result<(), AnalysisError> {
     let mut df = Columns::new()
         .i64("depth", cases.iter().map(|c| c.depth as i64).collect())
         .f64("mu", cases.iter().map(|c| c.mu).collect())
@@ -488,7 +509,7 @@ fn write_table(ctx: &TaskContext<'_>, cases: &[Case]) -> Result<(), AnalysisErro
         )
         .f64(
             "max_rel_error_w",
-            cases.iter().map(Case::max_error).collect(),
+            cases.iter().map(|c| c.max_error(blowup_fraction)).collect(),
         )
         .finish()?;
     write_and_publish(&mut df, ctx.out_dir, &format!("{}_regimes", ctx.stage))

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, read_json, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::sec4::common::{figure_error, float, float_vec, fmt_opt};
 use crate::table::{Columns, write_and_publish};
 
@@ -23,9 +24,8 @@ pub struct InitScale;
 #[derive(Deserialize)]
 struct InitScaleParams {
     alpha_c_expected: f64,
-    alpha_c_tol: f64,
     window_expected: Vec<f64>,
-    window_tol: f64,
+    rules: Rules,
 }
 
 /// The first row index (in τ order) where a row is not non-decreasing along α, if any.
@@ -127,21 +127,12 @@ impl StageKind for InitScale {
                 0.3472688,
                 "α_c/ρ from the spec (E12: independent numpy bisection on the C-ODE, 7 digits)",
             ),
-            float(
-                "alpha_c_tol",
-                1e-6,
-                "tolerance of the α_c comparison (the spec's rounding)",
-            ),
             float_vec(
                 "window_expected",
                 vec![0.34727, 0.36584],
                 "E12: the α/ρ window in which coordinate 1 is ever dominant",
             ),
-            float(
-                "window_tol",
-                1e-5,
-                "tolerance of the window ends (the spec's 5 digits)",
-            ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -171,7 +162,7 @@ impl StageKind for InitScale {
         let alpha_c = regimes::alpha_c(&mu, rho)?;
         let a_k = regimes::a_k(&mu, rho)?;
         write_table(ctx, &columns)?;
-        let claims = claims(&columns, &matrix, &mu, rho, alpha_c, &a_k, &p);
+        let claims = claims(&columns, &matrix, &mu, rho, alpha_c, &a_k, &p)?;
         write_claims(ctx.out_dir, &claims)?;
         render(ctx, &columns, &matrix, &mu, rho, alpha_c, &a_k)?;
         Ok(())
@@ -209,7 +200,10 @@ fn claims(
     alpha_c: f64,
     a_k: &[f64],
     p: &InitScaleParams,
-) -> Vec<Claim> {
+) -> Result<Vec<Claim>, AnalysisError> {
+    let alpha_c_tol = p.rules.threshold("alpha_c")?;
+    let window_tol = p.rules.threshold("first_coordinate_window")?;
+    let window_rule = p.rules.get("first_coordinate_window")?;
     let alphas: Vec<f64> = columns.iter().map(|c| c.alpha).collect();
     let mut out = Vec::new();
     let bad_row = first_non_monotone_row(matrix);
@@ -236,7 +230,7 @@ fn claims(
         .check()
         .with_figure(FIG_HEATMAP),
     );
-    out.extend(discrete_claims(columns, matrix));
+    out.extend(discrete_claims(columns, matrix, &p.rules)?);
     out.push(
         Claim::within(
             "s4.regime.alpha_c.value",
@@ -245,9 +239,10 @@ fn claims(
             "bisection on the certified fate of the C-ODE (numerics::theory::regimes::alpha_c), ρ = 1",
             alpha_c / rho,
             p.alpha_c_expected,
-            p.alpha_c_tol,
+            alpha_c_tol,
             "the spec's 7-digit rounding",
         )
+        .with_rule(p.rules.get("alpha_c")?)
         .with_figure(FIG_HEATMAP),
     );
     match regimes::first_coordinate_window(mu, rho) {
@@ -264,22 +259,26 @@ fn claims(
                         p.window_expected[0], p.window_expected[1]
                     ),
                     "bisection in α on the C-ODE peak of ln(β₁/β₂) (numerics::theory::regimes)",
-                    &format!("both ends within {} (the spec's 5-digit rounding)", p.window_tol),
+                    &format!("both ends within {window_tol} (the spec's 5-digit rounding)"),
                     format!("({lo:.6}, {hi:.6}), worst deviation {worst:.1e}"),
-                    worst <= p.window_tol,
+                    worst <= window_tol,
                 )
+                .with_rule(window_rule)
                 .with_figure(FIG_HEATMAP),
             );
         }
-        Err(error) => out.push(Claim::verdict(
-            "s4.regime.first_coordinate_window",
-            SECTION,
-            "Coordinate 1 is ever dominant only in a thin window of uniform inits (E12)",
-            "bisection on the C-ODE",
-            "the computation succeeds",
-            format!("failed: {error}"),
-            false,
-        )),
+        Err(error) => out.push(
+            Claim::verdict(
+                "s4.regime.first_coordinate_window",
+                SECTION,
+                "Coordinate 1 is ever dominant only in a thin window of uniform inits (E12)",
+                "bisection on the C-ODE",
+                "the computation succeeds",
+                format!("failed: {error}"),
+                false,
+            )
+            .with_rule(window_rule),
+        ),
     }
     let (below, above) = collapse_bracket(columns);
     let inside = matches!((below, above), (Some(lo), Some(hi)) if lo < alpha_c && alpha_c < hi);
@@ -335,11 +334,15 @@ fn claims(
         .check()
         .with_figure(FIG_HEATMAP),
     );
-    out
+    Ok(out)
 }
 
 /// The discrete ℓ2-SAM map against the C-ODE map, and Thm 4.5's monotonicity measured on it.
-fn discrete_claims(columns: &[DominantColumn], matrix: &[Vec<i64>]) -> Vec<Claim> {
+fn discrete_claims(
+    columns: &[DominantColumn],
+    matrix: &[Vec<i64>],
+    rules: &Rules,
+) -> Result<Vec<Claim>, AnalysisError> {
     let complete = columns.iter().all(|c| c.discrete.len() == c.dominant.len());
     let measured: Vec<Vec<i64>> = (0..matrix.len())
         .map(|r| {
@@ -372,6 +375,7 @@ fn discrete_claims(columns: &[DominantColumn], matrix: &[Vec<i64>]) -> Vec<Claim
         ),
         complete && cmp.interior > 0 && cmp.interior_mismatches == 0,
     )
+    .with_rule(rules.get("discrete_map")?)
     .with_figure(FIG_HEATMAP);
     if !complete || cmp.interior == 0 {
         map = map.inconclusive();
@@ -391,11 +395,12 @@ fn discrete_claims(columns: &[DominantColumn], matrix: &[Vec<i64>]) -> Vec<Claim
         format!("{violations} decreasing pairs in {bad_rows} of {} rows", measured.len()),
         complete && violations == 0,
     )
+    .with_rule(rules.get("monotone_discrete")?)
     .with_figure(FIG_HEATMAP);
     if !complete {
         monotone = monotone.inconclusive();
     }
-    vec![map, monotone]
+    Ok(vec![map, monotone])
 }
 
 fn render(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, Row, dominant, norm};
 use crate::sec4::common::{
     direction_series, figure_error, float, float_vec, load_runs_with_mu, measured_switches,
@@ -111,6 +112,7 @@ fn discrete_comparable_claim(
 ) -> Result<Claim, AnalysisError> {
     use numerics::optim::Optimizer;
     use rayon::prelude::*;
+    let converge_factor = p.rules.threshold("discrete_convergence")?;
     let mut parts = Vec::new();
     let mut gd_peak = f64::NEG_INFINITY;
     let (mut simulated, mut skipped) = (0, 0);
@@ -153,7 +155,7 @@ fn discrete_comparable_claim(
                 .map_or(f64::INFINITY, |t| (t - tau_switch).abs())
         };
         let converges =
-            |e_coarse: f64, e_fine: f64| e_fine <= p.converge_factor * e_coarse || e_fine <= 1e-9;
+            |e_coarse: f64, e_fine: f64| e_fine <= converge_factor * e_coarse || e_fine <= 1e-9;
         let minor = |d: &DiscretePhase| d.peak_ratio > 1.0 && d.switch_tau.is_some();
         let ok = minor(&coarse)
             && minor(&fine)
@@ -195,7 +197,7 @@ fn discrete_comparable_claim(
         &format!(
             "at every simulated point: peak > 1 and a switch at both η, and both errors against the C-ODE (relative \
              in ln peak, absolute in τ) at η/2 are ≤ {} × those at η (Euler is first order: 0.5), or below 1e−9",
-            p.converge_factor
+            converge_factor
         ),
         format!(
             "{simulated} simulated, {skipped} beyond τ = {} or without a C-ODE switch; {} failing{}; worst \
@@ -210,6 +212,7 @@ fn discrete_comparable_claim(
         ),
         pass && simulated > 0,
     )
+    .with_rule(p.rules.get("discrete_convergence")?)
     .with_figure(FIG_COMPARABLE);
     if simulated == 0 {
         claim = claim.inconclusive();
@@ -236,10 +239,9 @@ struct ComparableParams {
     rho: f64,
     spec_alphas: Vec<f64>,
     spec_peaks: Vec<f64>,
-    spec_rel_tol: f64,
     lr: f64,
     tau_cap: f64,
-    converge_factor: f64,
+    rules: Rules,
 }
 
 /// The minor phase of one discrete rescaled-clock run on μ = (μ₁, μ₂) from a uniform init.
@@ -326,20 +328,9 @@ impl StageKind for Comparable {
                 "B5.8 peak β₁/β₂ at those inits",
             ),
             float(
-                "spec_rel_tol",
-                0.03,
-                "relative tolerance (the spec's 2–3 digit rounding)",
-            ),
-            float(
                 "lr",
                 1e-3,
                 "step η of the discrete ℓ2-SAM runs at every (δ, λ) (repeated at η/2 to measure convergence)",
-            ),
-            float(
-                "converge_factor",
-                0.6,
-                "the errors at η/2 must be ≤ this × the errors at η: Euler is first order (0.5), plus 20% \
-                 for the second-order term",
             ),
             float(
                 "tau_cap",
@@ -347,6 +338,7 @@ impl StageKind for Comparable {
                 "discrete runs go to 1.5 × the C-ODE switch time + 1; points whose run would pass this τ are \
                  reported as not simulated",
             ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -408,6 +400,7 @@ impl StageKind for Comparable {
         );
         let mut worst: f64 = 0.0;
         let mut measured = Vec::new();
+        let spec_rel_tol = p.rules.threshold("peak_table")?;
         for (alpha, expected) in p.spec_alphas.iter().zip(&p.spec_peaks) {
             let peak = regimes::peak_minor_log_ratio(&[1.0, 2.0], *alpha, p.rho)?.exp();
             worst = worst.max((peak - expected).abs() / expected);
@@ -420,10 +413,11 @@ impl StageKind for Comparable {
                 "A strong minor phase exists only close to α_c: peak β₁/β₂ for μ = (1, 2) is 136, 3.8, 1.30 at \
                  α = 0.55, 0.6, 0.7 (B5.8)",
                 "C-ODE peak of ln(β₁/β₂), integrated past its turning point",
-                &format!("relative error ≤ {} (the spec's rounding)", p.spec_rel_tol),
+                &format!("relative error ≤ {spec_rel_tol} (the spec's rounding)"),
                 format!("{}; worst relative error {worst:.3}", measured.join("; ")),
-                worst <= p.spec_rel_tol,
+                worst <= spec_rel_tol,
             )
+            .with_rule(p.rules.get("peak_table")?)
             .with_figure(FIG_COMPARABLE),
         );
         claims.push(discrete_comparable_claim(&points, &point_lambda, &p)?);
@@ -588,7 +582,7 @@ pub struct Depth3;
 struct Depth3Params {
     rk4_step: f64,
     cap: f64,
-    switch_tol: f64,
+    rules: Rules,
 }
 
 impl StageKind for Depth3 {
@@ -610,15 +604,12 @@ impl StageKind for Depth3 {
                 1e6,
                 "stop when max β exceeds this (finite-τ blow-up at depth 3)",
             ),
-            float(
-                "switch_tol",
-                0.01,
-                "tolerance on |τ_discrete − τ_RK4| of each switch (Euler O(η), η = 1e−4, near a blow-up)",
-            ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: Depth3Params = ctx.params()?;
+        let switch_tol = p.rules.threshold("depth3")?;
         let with_mu = load_runs_with_mu(ctx)?;
         let mut claims = Vec::new();
         let mut panels = Vec::new();
@@ -680,15 +671,16 @@ impl StageKind for Depth3 {
                         ),
                         "dominant sequence of a discrete rescaled run (η = 1e−4, stopped at max β > 1e6) vs RK4 of the \
                          balanced reduced flow; final dominant coordinate",
-                        &format!("same sequence, switch times within {}, final coordinate {d}", p.switch_tol),
+                        &format!("same sequence, switch times within {switch_tol}, final coordinate {d}"),
                         format!(
                             "discrete {measured_text} vs RK4 {ref_text}; max |Δτ| = {worst:.4}; final coordinate {}; \
                              switches at τ = {}",
                             final_dominant + 1,
                             measured.iter().map(|m| format!("{:.3}", m.tau)).collect::<Vec<_>>().join(", ")
                         ),
-                        measured_text == ref_text && worst <= p.switch_tol && final_dominant == d - 1,
+                        measured_text == ref_text && worst <= switch_tol && final_dominant == d - 1,
                     )
+                    .with_rule(p.rules.get("depth3")?)
                     .with_figure(FIG_DEPTH3);
                 // Control: GD at depth 3 (no minor phase expected), when the reference has one.
                 if let Some((gd, _)) = with_mu
@@ -792,7 +784,7 @@ pub struct Normalisation;
 struct NormParams {
     rho: f64,
     lr: f64,
-    agree_tol: f64,
+    rules: Rules,
 }
 
 impl StageKind for Normalisation {
@@ -810,15 +802,12 @@ impl StageKind for Normalisation {
                 1e-3,
                 "step size η of the per-layer run (must match the joint runs)",
             ),
-            float(
-                "agree_tol",
-                1e-9,
-                "max ‖β_per-layer(ρ) − β_joint(√2ρ)‖/‖β‖ (the two updates are algebraically equal; rounding only)",
-            ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: NormParams = ctx.params()?;
+        let agree_tol = p.rules.threshold("joint_equals_per_layer")?;
         let with_mu = load_runs_with_mu(ctx)?;
         let find = |rho: f64| -> Result<&(LoadedRun, Vec<f64>), AnalysisError> {
             with_mu
@@ -877,13 +866,14 @@ impl StageKind for Normalisation {
                 "per-layer rescaled run (this kind) vs generic joint runs at √2ρ and ρ, μ = {mu:?}, α = {}, η = {}",
                 alpha[0], p.lr
             ),
-            &format!("max relative ‖Δβ‖ to the √2ρ joint run ≤ {}", p.agree_tol),
+            &format!("max relative ‖Δβ‖ to the √2ρ joint run ≤ {agree_tol}"),
             format!(
                 "max relative ‖Δβ‖ = {worst:.2e}; sequences: per-layer ρ {}, joint √2ρ {}, joint ρ {}",
                 sequences[0], sequences[1], sequences[2]
             ),
-            worst <= p.agree_tol && sequences[0] == sequences[1],
+            worst <= agree_tol && sequences[0] == sequences[1],
         )
+        .with_rule(p.rules.get("joint_equals_per_layer")?)
         .with_figure(FIG_NORM)];
         write_claims(ctx.out_dir, &claims)?;
         let d = mu.len();

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, dominant, load_runs};
 use crate::sec4::common::{
     MeasuredSwitch, c_ode, direction_series, dominant_series, figure_error, float,
@@ -31,8 +32,8 @@ pub struct Sequential;
 #[derive(Deserialize)]
 struct Params {
     tau_end: f64,
-    switch_tol: f64,
     chat_tol: f64,
+    rules: Rules,
 }
 
 /// One SAM run compared with its C-ODE.
@@ -73,15 +74,11 @@ impl StageKind for Sequential {
                 "rescaled horizon of the C-ODE and the figures",
             ),
             float(
-                "switch_tol",
-                0.02,
-                "tolerance on |τ_measured − τ_predicted| (Euler O(η) bias of the discrete runs)",
-            ),
-            float(
                 "chat_tol",
                 0.005,
                 "tolerance on |ĉ(τ_switch) − 1/(μ_k+μ_{k+1})| for ĉ recovered from the discrete β",
             ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
@@ -131,10 +128,10 @@ impl StageKind for Sequential {
                 .iter()
                 .copied()
                 .find(|g| g.summary.alpha == c.run.summary.alpha);
-            claims.extend(claims_for(c, control, &mu, &params));
+            claims.extend(claims_for(c, control, &mu, &params)?);
         }
         for run in &gd {
-            claims.push(gd_claim(run));
+            claims.push(gd_claim(run, &params.rules)?);
         }
         for run in &refined {
             claims.push(euler_order_claim(run, &compared, &mu, &params)?);
@@ -211,6 +208,8 @@ fn euler_order_claim(
     let (eta_coarse, eta_fine) = (step_size(main.run), step_size(refined));
     let expected = eta_coarse / eta_fine;
     let ratio = coarse / fine;
+    let rule = params.rules.get("euler_order")?;
+    let tol = params.rules.threshold("euler_order")?;
     Ok(Claim::verdict(
         &format!("s4.thm4.4.euler_order.{}", alpha_id(alpha)),
         SECTION,
@@ -219,12 +218,13 @@ fn euler_order_claim(
              shrinks it by the same factor, so the discrete runs converge to the C-ODE switch times"
         ),
         "max |τ_measured − τ_C-ODE| at two step sizes",
-        &format!("error ratio within 20% of η ratio {expected}"),
+        &format!("error ratio within {}% of η ratio {expected}", tol * 100.0),
         format!(
             "η = {eta_coarse}: {coarse:.5}; η = {eta_fine}: {fine:.5}; ratio {ratio:.3}"
         ),
-        (ratio / expected - 1.0).abs() <= 0.2,
+        (ratio / expected - 1.0).abs() <= tol,
     )
+    .with_rule(rule)
     .with_figure(FIG_DIRECTIONS))
 }
 
@@ -237,8 +237,9 @@ fn claims_for(
     control: Option<&LoadedRun>,
     mu: &[f64],
     params: &Params,
-) -> Vec<Claim> {
+) -> Result<Vec<Claim>, AnalysisError> {
     let id = alpha_id(c.alpha);
+    let switch_tol = params.rules.threshold("switch_times")?;
     let mut sequence = Claim::verdict(
         &format!("s4.thm4.4.sequence.{id}"),
         SECTION,
@@ -252,6 +253,7 @@ fn claims_for(
         format!("measured {} vs predicted {}", c.measured_text, c.predicted_text),
         c.measured_text == c.predicted_text,
     )
+    .with_rule(params.rules.get("sequence")?)
     .with_figure(FIG_DOMINANT);
     // A predicted minor phase is what GD does not have: GD from the same init is the control. A
     // prediction of "major from the start" is not SAM-specific, so it carries no control.
@@ -274,7 +276,7 @@ fn claims_for(
             .map(|(m, p)| format!("{}→{}: {:.4} vs {:.4}", m.from + 1, m.to + 1, m.tau, p.tau))
             .collect();
         (
-            worst <= params.switch_tol,
+            worst <= switch_tol,
             format!("max |Δτ| = {worst:.4} ({})", pairs.join("; ")),
         )
     } else if c.predicted.is_empty() && c.measured.is_empty() {
@@ -297,11 +299,12 @@ fn claims_for(
         &format!(
             "max |τ_measured − τ_C-ODE| ≤ {} (Euler bias O(η) of the discrete run; measured to be first \
              order by the s4.thm4.4.euler_order claims)",
-            params.switch_tol
+            switch_tol
         ),
         time_text,
         time_pass,
     )
+    .with_rule(params.rules.get("switch_times")?)
     .with_figure(FIG_DIRECTIONS);
     let mut out = vec![sequence, times];
     if !c.measured.is_empty() {
@@ -336,10 +339,10 @@ fn claims_for(
             .with_figure(FIG_CHAT),
         );
     }
-    out
+    Ok(out)
 }
 
-fn gd_claim(run: &LoadedRun) -> Claim {
+fn gd_claim(run: &LoadedRun, rules: &Rules) -> Result<Claim, AnalysisError> {
     let d = run.summary.d;
     let off: Vec<f64> = run
         .rows
@@ -347,7 +350,7 @@ fn gd_claim(run: &LoadedRun) -> Claim {
         .filter(|row| row.tau > 0.0 && dominant(&row.beta) != d - 1)
         .map(|row| row.tau)
         .collect();
-    Claim::verdict(
+    Ok(Claim::verdict(
         &format!("s4.gd.major_throughout.{}", alpha_id(run.summary.alpha[0])),
         SECTION,
         "GD with the same uniform init leads with the major coordinate at every τ > 0 (no minor phase, E14)",
@@ -356,7 +359,8 @@ fn gd_claim(run: &LoadedRun) -> Claim {
         format!("{} of {} logged steps not led by coordinate {d}", off.len(), run.rows.len()),
         off.is_empty(),
     )
-    .with_figure(FIG_DIRECTIONS)
+    .with_rule(rules.get("gd_major")?)
+    .with_figure(FIG_DIRECTIONS))
 }
 
 fn write_table(

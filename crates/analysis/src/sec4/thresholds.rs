@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, dominant, load_runs, norm};
-use crate::sec4::common::{first_untied, float, fmt_opt};
+use crate::sec4::common::{first_untied, fmt_opt};
 use crate::sec4::sequential::single_mu;
 use crate::table::{Columns, write_and_publish};
 
@@ -22,7 +23,7 @@ pub struct Thresholds;
 
 #[derive(Deserialize)]
 struct Params {
-    growth_factor: f64,
+    rules: Rules,
 }
 
 /// +1 if ‖β‖ grew by more than `factor`, −1 if it shrank by more than `factor`, 0 if undecided.
@@ -48,14 +49,12 @@ impl StageKind for Thresholds {
         crate::fingerprint::FINGERPRINT
     }
     fn schema(&self) -> ParamSchema {
-        ParamSchema::new(vec![float(
-            "growth_factor",
-            100.0,
-            "‖β_end‖/‖β_0‖ above this counts as growth, below its inverse as collapse",
-        )])
+        ParamSchema::new(vec![rules_spec()])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let params: Params = ctx.params()?;
+        // ‖β_end‖/‖β_0‖ above the threshold counts as growth, below its inverse as collapse.
+        let growth_factor = params.rules.threshold("alpha_c_bracket")?;
         let runs = load_runs(ctx.inputs)?;
         let mu = single_mu(ctx)?;
         let rho = runs
@@ -71,7 +70,7 @@ impl StageKind for Thresholds {
         let mut collapse_runs: Vec<(f64, i64)> = runs
             .iter()
             .filter(|r| r.summary.group == "alpha_c")
-            .map(|r| (r.summary.alpha[0], fate_of(r, params.growth_factor)))
+            .map(|r| (r.summary.alpha[0], fate_of(r, growth_factor)))
             .collect();
         collapse_runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let below = collapse_runs
@@ -103,6 +102,7 @@ impl StageKind for Thresholds {
                 ),
                 bracket_ok,
             )
+            .with_rule(params.rules.get("alpha_c_bracket")?)
             .with_figure(FIG),
         );
         for (alpha, fate) in &collapse_runs {
@@ -137,7 +137,7 @@ impl StageKind for Thresholds {
             }
             t_group.push("a_k".to_string());
             t_alpha.push(alpha);
-            t_fate.push(fate_of(run, params.growth_factor));
+            t_fate.push(fate_of(run, growth_factor));
             t_first.push(Some(measured as i64 + 1));
             t_first_theory.push(Some(theory as i64 + 1));
         }

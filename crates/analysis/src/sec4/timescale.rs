@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::artifacts::{FigureRecord, figure_stem, write_figures};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
+use crate::rules::{Rules, rules_spec};
 use crate::runs::output::{LoadedRun, dominant, norm};
 use crate::sec4::common::{
     c_ode, direction_series, figure_error, float, float_vec, fmt_opt, load_runs_with_mu,
@@ -31,11 +32,8 @@ struct Params {
     table_mu: Vec<f64>,
     table_alpha: f64,
     shrink_base_mu: Vec<f64>,
-    tau_tol: f64,
-    time_rel_tol: f64,
-    shrink_rel_tol: f64,
     collapse_floor: f64,
-    collapse_tau_tol: f64,
+    rules: Rules,
 }
 
 impl StageKind for Timescale {
@@ -59,34 +57,18 @@ impl StageKind for Timescale {
                 "μ₀ of the μ-shrink runs (μ = s·μ₀)",
             ),
             float(
-                "tau_tol",
-                0.02,
-                "tolerance on the accumulated τ of an original-time switch",
-            ),
-            float(
-                "time_rel_tol",
-                0.05,
-                "relative tolerance on the original time t of a switch",
-            ),
-            float(
-                "shrink_rel_tol",
-                0.01,
-                "relative tolerance on s·τ of the μ-shrink switches",
-            ),
-            float(
                 "collapse_floor",
                 1e-3,
                 "‖β‖/‖β_0‖ below which a discrete run counts as collapsed",
             ),
-            float(
-                "collapse_tau_tol",
-                0.05,
-                "tolerance on the τ where the discrete run reaches the floor",
-            ),
+            rules_spec(),
         ])
     }
     fn run(&self, ctx: &TaskContext<'_>) -> Result<(), TaskError> {
         let p: Params = ctx.params()?;
+        let tau_tol = p.rules.threshold("original_time_switch_tau")?;
+        let time_rel_tol = p.rules.threshold("original_time_switch_t")?;
+        let shrink_rel_tol = p.rules.threshold("mu_shrink")?;
         let with_mu = load_runs_with_mu(ctx)?;
         let runs: Vec<&LoadedRun> = with_mu.iter().map(|(r, _)| r).collect();
         let mut claims = Vec::new();
@@ -151,7 +133,7 @@ impl StageKind for Timescale {
                     let t = 10f64.powf(*log10_t);
                     let rel = (m.time - t).abs() / t;
                     (
-                        (m.tau - s.tau).abs() <= p.tau_tol && rel <= p.time_rel_tol,
+                        (m.tau - s.tau).abs() <= tau_tol && rel <= time_rel_tol,
                         format!(
                             "switch {}→{}: measured t = {:.3} (τ = {:.4}) vs predicted t = {t:.3} (τ = {:.4}); relative error {rel:.3}",
                             m.from + 1,
@@ -181,13 +163,15 @@ impl StageKind for Timescale {
                     "first switch of a discrete original-clock run: its step·η and accumulated τ, vs the C-ODE",
                     &format!(
                         "|Δτ| ≤ {} and |Δt|/t ≤ {} (Euler bias of η = {})",
-                        p.tau_tol,
-                        p.time_rel_tol,
+                        tau_tol,
+                        time_rel_tol,
                         run.rows.get(1).map_or(f64::NAN, |r| r.time / r.step.max(1) as f64)
                     ),
                     text,
                     pass,
                 )
+                .with_rule(p.rules.get("original_time_switch_tau")?)
+                .with_rule(p.rules.get("original_time_switch_t")?)
                 .with_figure(FIG_TIME);
             // Control: GD from the same init in the same clock, which should not switch at all.
             if let Some(gd) = runs
@@ -328,13 +312,14 @@ impl StageKind for Timescale {
                              C-ODE switch times of μ₀",
                             run.summary.steps
                         ),
-                        &format!("same sequence and max relative error ≤ {} (Euler bias ∝ η·s)", p.shrink_rel_tol),
+                        &format!("same sequence and max relative error ≤ {} (Euler bias ∝ η·s)", shrink_rel_tol),
                         format!(
                             "measured {measured_text}, max relative error {worst:.2e} ({})",
                             measured.iter().map(|m| format!("{:.0}", m.tau)).collect::<Vec<_>>().join(", ")
                         ),
-                        measured_text == predicted_text && worst <= p.shrink_rel_tol,
+                        measured_text == predicted_text && worst <= shrink_rel_tol,
                     )
+                    .with_rule(p.rules.get("mu_shrink")?)
                     .with_figure(FIG_SHRINK);
                 if let Some(gd) = shrink.iter().find(|r| r.summary.optimizer == "gd") {
                     let (text, differs) = sequence_control(gd, &predicted_text);
@@ -362,6 +347,7 @@ impl StageKind for Timescale {
                         format!("{off} steps not led by coordinate {}", mu.len()),
                         off == 0,
                     )
+                    .with_rule(p.rules.get("gd_major")?)
                     .with_figure(FIG_SHRINK),
                 );
             }
@@ -487,8 +473,9 @@ fn collapse_part(
                 .iter()
                 .find(|r| norm(&r.beta) < p.collapse_floor * norm0)
                 .map(|r| r.tau);
+            let collapse_tau_tol = p.rules.threshold("collapse")?;
             let pass = match (end, hit) {
-                (Some(end), Some(hit)) => (hit - end).abs() <= p.collapse_tau_tol,
+                (Some(end), Some(hit)) => (hit - end).abs() <= collapse_tau_tol,
                 _ => false,
             };
             let mut claim = Claim::verdict(
@@ -503,7 +490,7 @@ fn collapse_part(
                          ‖β‖ < {}·‖β_0‖",
                         p.collapse_floor
                     ),
-                    &format!("|Δτ| ≤ {} (the remaining flow time below the floor is O(floor))", p.collapse_tau_tol),
+                    &format!("|Δτ| ≤ {} (the remaining flow time below the floor is O(floor))", collapse_tau_tol),
                     format!(
                         "C-ODE ends at τ = {}; discrete reaches the floor at τ = {}",
                         fmt_opt(end, 4),
@@ -511,6 +498,7 @@ fn collapse_part(
                     ),
                     pass,
                 )
+                .with_rule(p.rules.get("collapse")?)
                 .with_figure(FIG_COLLAPSE);
             if let Some((lowest, _, clock)) = &gd_control {
                 claim = claim.with_control(
@@ -545,21 +533,23 @@ fn collapse_part(
         } else {
             let final_norm = run.rows.last().map_or(f64::NAN, |r| norm(&r.beta));
             if run.summary.optimizer == "sam-l2" {
+                let hover = p.rules.threshold("collapse_original")?;
                 let mut claim = Claim::verdict(
                         &format!("s4.b5.6.collapse_original.a{}", alpha[0]),
                         "initscale",
                         "Plain discrete ℓ2-SAM below α_c hovers near the origin (B5.6: iterates jump across 0)",
                         &format!("‖β‖ after {} original-time steps", run.summary.steps),
-                        "‖β_end‖ < 1e−2·‖β_0‖",
+                        &format!("‖β_end‖ < {hover:e}·‖β_0‖"),
                         format!("‖β_end‖/‖β_0‖ = {:.2e}, β_end = {:?}", final_norm / norm0, run.summary.final_beta),
-                        final_norm < 1e-2 * norm0,
+                        final_norm < hover * norm0,
                     )
+                    .with_rule(p.rules.get("collapse_original")?)
                     .with_figure(FIG_COLLAPSE);
                 if let Some((_, last, clock)) = &gd_control {
                     claim = claim.with_control(
                         &format!("GD, same α and η ({clock} clock)"),
                         &format!("‖β_end‖/‖β_0‖ = {last:.2e}"),
-                        *last >= 1e-2,
+                        *last >= hover,
                     );
                 }
                 claims.push(claim);
