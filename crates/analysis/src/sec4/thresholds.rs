@@ -105,6 +105,31 @@ impl StageKind for Thresholds {
             .with_rule(params.rules.get("alpha_c_bracket")?)
             .with_figure(FIG),
         );
+        // Control: GD from the same inits, fate measured the same way; it should never collapse.
+        let mut gd_fates: Vec<(f64, i64)> = runs
+            .iter()
+            .filter(|r| r.summary.group == "alpha_c_gd")
+            .map(|r| (r.summary.alpha[0], fate_of(r, growth_factor)))
+            .collect();
+        gd_fates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if !gd_fates.is_empty() {
+            let collapsed = gd_fates.iter().filter(|(_, f)| *f == -1).count();
+            let grown = gd_fates.iter().filter(|(_, f)| *f == 1).count();
+            let claim = claims.pop().expect("the alpha_c claim was just pushed");
+            claims.push(claim.with_control(
+                "GD, same inits and clock",
+                &format!(
+                    "{collapsed} of {} collapse, {grown} grow (α = {})",
+                    gd_fates.len(),
+                    gd_fates
+                        .iter()
+                        .map(|(a, _)| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                collapsed == 0,
+            ));
+        }
         for (alpha, fate) in &collapse_runs {
             t_group.push("alpha_c".to_string());
             t_alpha.push(*alpha);
