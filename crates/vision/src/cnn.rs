@@ -338,8 +338,14 @@ impl Cnn {
     ///
     /// Binary prediction is class 1 iff the logit is > 0; ten-class prediction is the arg-max.
     pub fn evaluate(&self, images: &[f32], targets: &[usize]) -> Evaluation {
-        let logits = self.logits(images);
-        let outputs = self.config.outputs;
+        Evaluation::of_logits(&self.logits(images), self.config.outputs, targets)
+    }
+}
+
+impl Evaluation {
+    /// Mean loss and accuracy of `logits` (`[n · outputs]`, row-major) for `targets`, as
+    /// [`Cnn::evaluate`] computes them from its logits.
+    pub fn of_logits(logits: &[f64], outputs: usize, targets: &[usize]) -> Self {
         let mut loss = 0.0;
         let mut correct = 0usize;
         for (row, &target) in logits.chunks(outputs).zip(targets) {

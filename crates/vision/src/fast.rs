@@ -289,6 +289,10 @@ struct Workspace<T> {
     /// ∂(conv₂ input) in Z₂ row layout: [m][c₁].
     dh1: Vec<T>,
     logits: Vec<f64>,
+    /// ∂Z₁ channel-major, [c₁][side²] (the input gradient's layout).
+    dz1_planar: Vec<T>,
+    /// One tap's channel sums over the plane, [side²].
+    tap_sum: Vec<f64>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -307,6 +311,8 @@ impl<T: Real> Workspace<T> {
             dz2: vec![zero; d.padded * d.c2],
             dh1: vec![zero; d.m * d.c1],
             logits: vec![0.0; d.outputs],
+            dz1_planar: vec![zero; d.side * d.side * d.c1],
+            tap_sum: vec![0.0; d.side * d.side],
         }
     }
 
@@ -407,8 +413,18 @@ impl<T: Real> Workspace<T> {
         }
     }
 
-    /// Backward pass of one image given ∂loss/∂logits `dlogits`; adds into `grad`.
-    fn backward(&mut self, d: &Dims, w: &Packed<T>, dlogits: &[T], grad: &mut Packed<T>) {
+    /// Backward pass of one image given ∂loss/∂logits `dlogits`; adds into `grad`. With
+    /// `weights = false` the weight gradients of the two conv layers (the ∂W₂ and ∂W₁ GEMMs, a third
+    /// of the pass) are skipped, for callers that need only ∂Z₁ (the input gradient): every other
+    /// value, ∂Z₁ included, is computed by the same operations in the same order.
+    fn backward(
+        &mut self,
+        d: &Dims,
+        w: &Packed<T>,
+        dlogits: &[T],
+        grad: &mut Packed<T>,
+        weights: bool,
+    ) {
         let (side, c1, c2, o) = (d.side, d.c1, d.c2, d.outputs);
         // Linear layer.
         let rows = grad.w3.chunks_exact_mut(o).zip(w.w3.chunks_exact(o));
@@ -438,7 +454,7 @@ impl<T: Real> Workspace<T> {
         let dz2 = &self.dz2[(pw + 1) * c2..];
         // ∂W₂[dy] += A_dyᵀ · ∂Z₂ (garbage rows of ∂Z₂ are the zero border).
         // The lhs is the transpose of the forward's lhs view (the same elements).
-        for dy in 0..3 {
+        for dy in (0..3).filter(|_| weights) {
             matmul(
                 3 * c1,
                 c2,
@@ -490,6 +506,9 @@ impl<T: Real> Workspace<T> {
             |y, x| (y * side + x) * c1,
             &mut grad.b1,
         );
+        if !weights {
+            return;
+        }
         // ∂W₁ += im2colᵀ · ∂Z₁.
         matmul(
             9,
@@ -544,53 +563,70 @@ impl<T: Real> Workspace<T> {
         }
         let plane = (d.s1 * d.s1) as f64;
         channel.iter_mut().for_each(|v| *v /= plane);
-        // A = ReLU(conv₂ + b₂) at every s1 × s1 position (row y of Z₂ starts at y·p).
-        let mut gradcam = Vec::with_capacity(d.s1 * d.s1);
-        for y in 0..d.s1 {
-            for x in 0..d.s1 {
-                let z = &self.z2[(y * d.p + x) * c2..][..c2];
-                let value: f64 = z
-                    .iter()
-                    .zip(&w.b2)
-                    .zip(&channel)
-                    .map(|((&z, &b), &weight)| weight * (z + b).to_f64().max(0.0))
-                    .sum();
-                gradcam.push(value.max(0.0));
+        // A = ReLU(conv₂ + b₂) at every s1 × s1 position (row y of Z₂ starts at y·p); the map is
+        // ReLU(Σ_k w_k A_k), the channel sum taken in f64 in channel order from the neutral
+        // element of `Iterator::sum` (as `tests::gradcam_reference` does per position), here one
+        // channel at a time over all positions so the additions do not wait on each other.
+        let start: f64 = std::iter::empty::<f64>().sum();
+        let s1 = d.s1;
+        let mut gradcam = vec![start; s1 * s1];
+        for (k, (&weight, &b)) in channel.iter().zip(&w.b2).enumerate() {
+            for (y, row) in gradcam.chunks_exact_mut(s1).enumerate() {
+                let z = &self.z2[y * d.p * c2..];
+                for (x, value) in row.iter_mut().enumerate() {
+                    *value += weight * (z[x * c2 + k] + b).to_f64().max(0.0);
+                }
             }
         }
+        gradcam.iter_mut().for_each(|v| *v = v.max(0.0));
         // ∂score/∂x: the backward pass leaves ∂score/∂Z₁ in z1; Z₁(y, x) reads pixel
         // (y + dy − 1, x + dx − 1) through tap (dy, dx), so pixel (i, j) collects tap (dy, dx) from
         // Z₁(i + 1 − dy, j + 1 − dx).
         let dlogits: Vec<T> = weights.iter().map(|&s| T::from_f64(s)).collect();
-        self.backward(d, w, &dlogits, scratch);
-        let mut input_gradient = vec![0.0f64; side * side];
-        for i in 0..side {
-            for j in 0..side {
-                let mut acc = 0.0;
-                for dy in 0..3 {
+        self.backward(d, w, &dlogits, scratch, false);
+        // ∂score/∂x(i, j) = Σ_taps Σ_c ∂Z₁(i + 1 − dy, j + 1 − dx)_c · W₁[dy, dx]_c: per tap (in
+        // (dy, dx) order) the channel sum P_tap(y, x), rounded products (f32 for f32 kernels)
+        // accumulated in f64 in channel order, then added into the pixel. Computed one tap at a
+        // time over the whole plane with ∂Z₁ channel-major, so the channel loop runs across
+        // positions and vectorises; each pixel sees the same additions in the same order as the
+        // per-pixel loop it replaces (`tests::input_gradient_reference`), so every bit is equal.
+        let plane = side * side;
+        for (pos, dz) in self.z1.chunks_exact(c1).enumerate() {
+            for (c, &g) in dz.iter().enumerate() {
+                self.dz1_planar[c * plane + pos] = g;
+            }
+        }
+        // The neutral element `Iterator::sum` starts from, so that P matches `sum::<f64>()`.
+        let start: f64 = std::iter::empty::<f64>().sum();
+        let mut input_gradient = vec![0.0f64; plane];
+        for dy in 0..3 {
+            for dx in 0..3 {
+                let tap = &w.w1[(dy * 3 + dx) * c1..][..c1];
+                let partial = &mut self.tap_sum;
+                partial.fill(start);
+                for (&v, dz) in tap.iter().zip(self.dz1_planar.chunks_exact(plane)) {
+                    for (p, &g) in partial.iter_mut().zip(dz) {
+                        *p += (g * v).to_f64();
+                    }
+                }
+                for i in 0..side {
                     let Some(y) = (i + 1).checked_sub(dy).filter(|&y| y < side) else {
                         continue;
                     };
-                    for dx in 0..3 {
-                        let Some(x) = (j + 1).checked_sub(dx).filter(|&x| x < side) else {
-                            continue;
-                        };
-                        let dz = &self.z1[(y * side + x) * c1..][..c1];
-                        let tap = &w.w1[(dy * 3 + dx) * c1..][..c1];
-                        acc += dz
-                            .iter()
-                            .zip(tap)
-                            .map(|(&g, &v)| (g * v).to_f64())
-                            .sum::<f64>();
+                    let row = &mut input_gradient[i * side..(i + 1) * side];
+                    for (j, acc) in row.iter_mut().enumerate() {
+                        if let Some(x) = (j + 1).checked_sub(dx).filter(|&x| x < side) {
+                            *acc += partial[y * side + x];
+                        }
                     }
                 }
-                input_gradient[i * side + j] = acc;
             }
         }
         Saliency {
             gradcam,
             input_gradient,
             score,
+            logits: self.logits.clone(),
         }
     }
 }
@@ -618,6 +654,9 @@ pub struct Saliency {
     pub input_gradient: Vec<f64>,
     /// The score: the logit signed toward the label (binary) or the true class's logit.
     pub score: f64,
+    /// The logits of the forward pass: in f32 kernels, bit for bit those of
+    /// [`Kernels::logits`] (the same forward on the same f32 parameters).
+    pub logits: Vec<f64>,
 }
 
 /// 2×2 max-pool of `z` (rows of `width` positions, `height` × `height` valid, channels last) plus
@@ -780,7 +819,7 @@ impl Kernels {
                     for (image, &target) in images.chunks_exact(per_image).zip(targets) {
                         ws.forward(&d, &packed, image);
                         loss += loss_of(&ws.logits, target, scale, &mut dlogits);
-                        ws.backward(&d, &packed, &dlogits, &mut sum);
+                        ws.backward(&d, &packed, &dlogits, &mut sum, true);
                     }
                     (loss, sum)
                 },
@@ -799,6 +838,11 @@ impl Kernels {
     /// Image side length.
     pub fn side(&self) -> usize {
         self.dims.side
+    }
+
+    /// Number of network outputs (logits per image).
+    pub fn outputs(&self) -> usize {
+        self.dims.outputs
     }
 
     /// Grad-CAM and the input gradient of every image for its true class at `params` (flat layout),
@@ -1002,6 +1046,137 @@ mod tests {
                     .collect();
                 assert_close(&saliency.input_gradient, &fd, 1e-6);
                 assert!(saliency.input_gradient.iter().any(|g| g.abs() > 1e-3));
+            }
+        }
+    }
+
+    /// The per-pixel input-gradient loop the saliency pass used before it was vectorised over
+    /// positions: the reference its result must equal bit for bit.
+    fn input_gradient_reference<T: Real>(d: &Dims, w: &Packed<T>, dz1: &[T]) -> Vec<f64> {
+        let (side, c1) = (d.side, d.c1);
+        let mut input_gradient = vec![0.0f64; side * side];
+        for i in 0..side {
+            for j in 0..side {
+                let mut acc = 0.0;
+                for dy in 0..3 {
+                    let Some(y) = (i + 1).checked_sub(dy).filter(|&y| y < side) else {
+                        continue;
+                    };
+                    for dx in 0..3 {
+                        let Some(x) = (j + 1).checked_sub(dx).filter(|&x| x < side) else {
+                            continue;
+                        };
+                        let dz = &dz1[(y * side + x) * c1..][..c1];
+                        let tap = &w.w1[(dy * 3 + dx) * c1..][..c1];
+                        acc += dz
+                            .iter()
+                            .zip(tap)
+                            .map(|(&g, &v)| (g * v).to_f64())
+                            .sum::<f64>();
+                    }
+                }
+                input_gradient[i * side + j] = acc;
+            }
+        }
+        input_gradient
+    }
+
+    /// The per-position Grad-CAM loop the saliency pass used before it ran channel by channel,
+    /// from the forward pass's Z₂ and the channel weights `channel`.
+    fn gradcam_reference<T: Real>(d: &Dims, w: &Packed<T>, z2: &[T], channel: &[f64]) -> Vec<f64> {
+        let c2 = d.c2;
+        let mut gradcam = Vec::with_capacity(d.s1 * d.s1);
+        for y in 0..d.s1 {
+            for x in 0..d.s1 {
+                let z = &z2[(y * d.p + x) * c2..][..c2];
+                let value: f64 = z
+                    .iter()
+                    .zip(&w.b2)
+                    .zip(channel)
+                    .map(|((&z, &b), &weight)| weight * (z + b).to_f64().max(0.0))
+                    .sum();
+                gradcam.push(value.max(0.0));
+            }
+        }
+        gradcam
+    }
+
+    #[test]
+    fn saliency_pass_reuses_the_forward_and_skips_only_weight_gradients() {
+        // The saliency pass skips the conv weight gradients and its logits stand in for a second
+        // forward pass: both must leave every bit unchanged (f32, real digits with pooling ties).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+        let mnist = crate::mnist::Mnist::load(&dir).unwrap();
+        for outputs in [1, 10] {
+            let cnn = Cnn::new(CnnConfig::mnist(outputs, 1.0, 5)).unwrap();
+            let task = if outputs == 1 {
+                mnist.binary_task(4, 9, Some(4), Some(12), 5).unwrap()
+            } else {
+                mnist.ten_class_task(Some(4), Some(12), 5).unwrap()
+            };
+            let (images, targets) = (&task.test.images, &task.test.targets);
+            let kernels = Kernels::new(cnn.config);
+            let saliency = kernels.saliency::<f32>(&cnn.params, images, targets);
+            let logits: Vec<u64> = saliency
+                .iter()
+                .flat_map(|s| s.logits.iter().map(|z| z.to_bits()))
+                .collect();
+            let forward: Vec<u64> = kernels
+                .logits(&cnn.params, images)
+                .iter()
+                .map(|z| z.to_bits())
+                .collect();
+            assert_eq!(logits, forward);
+            let d = kernels.dims;
+            let packed = Packed::<f32>::new(&d, &cnn.params, |x| x as f32);
+            let mut ws = Workspace::<f32>::new(&d);
+            for (i, &target) in targets.iter().enumerate() {
+                let image = &images[i * 784..(i + 1) * 784];
+                let dlogits: Vec<f32> = score_weights(outputs, target)
+                    .iter()
+                    .map(|&s| s as f32)
+                    .collect();
+                let mut full = Packed::zeros(&d, false);
+                ws.forward(&d, &packed, image);
+                // Grad-CAM channel weights as the saliency pass forms them (spatial mean of
+                // ∂score/∂A_k = Σ_pos Σ_out s_out·w₃ / s1²).
+                let s = score_weights(outputs, target);
+                let channel: Vec<f64> = (0..d.c2)
+                    .map(|k| {
+                        let mut weight = 0.0;
+                        for pos in 0..d.s2 * d.s2 {
+                            let row = &packed.w3[(pos * d.c2 + k) * outputs..][..outputs];
+                            weight += row.iter().zip(&s).map(|(v, s)| v.to_f64() * s).sum::<f64>();
+                        }
+                        weight / (d.s1 * d.s1) as f64
+                    })
+                    .collect();
+                let reference: Vec<u64> = gradcam_reference(&d, &packed, &ws.z2, &channel)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let ours: Vec<u64> = saliency[i].gradcam.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(ours, reference, "Grad-CAM of image {i}");
+                assert!(saliency[i].gradcam.iter().any(|&v| v > 0.0) || outputs == 10);
+                ws.backward(&d, &packed, &dlogits, &mut full, true);
+                let with_weights: Vec<u32> = ws.z1.iter().map(|v| v.to_bits()).collect();
+                ws.forward(&d, &packed, image);
+                ws.backward(&d, &packed, &dlogits, &mut Packed::zeros(&d, false), false);
+                let without: Vec<u32> = ws.z1.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(with_weights, without, "∂Z₁ of image {i}");
+                assert!(full.w2.iter().any(|&g| g != 0.0));
+                // The vectorised input gradient adds the same terms in the same order.
+                let reference: Vec<u64> = input_gradient_reference(&d, &packed, &ws.z1)
+                    .iter()
+                    .map(|g| g.to_bits())
+                    .collect();
+                let ours: Vec<u64> = saliency[i]
+                    .input_gradient
+                    .iter()
+                    .map(|g| g.to_bits())
+                    .collect();
+                assert_eq!(ours, reference, "input gradient of image {i}");
+                assert!(saliency[i].input_gradient.iter().any(|&g| g != 0.0));
             }
         }
     }

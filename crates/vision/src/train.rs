@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::cnn::{Cnn, CnnConfig};
+use crate::cnn::{Cnn, CnnConfig, Evaluation};
 use crate::error::{Result, VisionError};
 use crate::fast::Kernels;
 use crate::gradcam::{bilinear_upsample, gradcam};
@@ -204,8 +204,24 @@ pub struct TestSaliency {
 
 /// [`TestSaliency`] of the network `params` on `examples`.
 pub fn test_saliency(kernels: &Kernels, params: &[f64], examples: &Examples) -> TestSaliency {
+    test_saliency_and_evaluation(kernels, params, examples).0
+}
+
+/// [`TestSaliency`] of the network `params` on `examples`, and the loss and accuracy there from the
+/// same forward passes: equal, bit for bit, to [`Cnn::evaluate`] at these parameters (its logits
+/// are those of the same f32 kernels), without a second forward pass over the images.
+pub fn test_saliency_and_evaluation(
+    kernels: &Kernels,
+    params: &[f64],
+    examples: &Examples,
+) -> (TestSaliency, Evaluation) {
     let side = kernels.side();
     let saliency = kernels.saliency::<f32>(params, &examples.images, &examples.targets);
+    let logits: Vec<f64> = saliency
+        .iter()
+        .flat_map(|s| s.logits.iter().copied())
+        .collect();
+    let evaluation = Evaluation::of_logits(&logits, kernels.outputs(), &examples.targets);
     let mut cams = Vec::with_capacity(saliency.len());
     let mut gradients = Vec::with_capacity(saliency.len());
     let mut products = Vec::with_capacity(saliency.len());
@@ -242,12 +258,13 @@ pub fn test_saliency(kernels: &Kernels, params: &[f64], examples: &Examples) -> 
             WEAK_THRESHOLD,
         )
     };
-    TestSaliency {
+    let summaries = TestSaliency {
         gradcam: summary(&cams),
         gradient: summary(&gradients),
         gradient_x_input: summary(&products),
         chance: chance / saliency.len().max(1) as f64,
-    }
+    };
+    (summaries, evaluation)
 }
 
 /// The record of a training run.
@@ -399,7 +416,8 @@ fn checkpoint(
     step: usize,
 ) -> Checkpoint {
     let train = cnn.evaluate(&train_eval.images, &train_eval.targets);
-    let test = cnn.evaluate(&task.test.images, &task.test.targets);
+    // The test loss and accuracy come from the saliency pass's forward (the same logits).
+    let (test_saliency, test) = test_saliency_and_evaluation(kernels, &cnn.params, &task.test);
     let maps = if panel.is_empty() {
         Vec::new()
     } else {
@@ -421,7 +439,7 @@ fn checkpoint(
         weak_shares,
         weak_share: (!defined.is_empty())
             .then(|| defined.iter().sum::<f64>() / defined.len() as f64),
-        test_saliency: test_saliency(kernels, &cnn.params, &task.test),
+        test_saliency,
     }
 }
 
@@ -558,6 +576,18 @@ mod tests {
             assert!((0.0..=1.0).contains(&summary.mean));
         }
         assert!(all.chance > 0.5 && all.chance < 1.0);
+        // The test loss and accuracy, taken from the saliency pass's forward, are those of a
+        // separate evaluation, bit for bit.
+        let kernels = Kernels::new(log.cnn.config);
+        let (_, from_saliency) =
+            test_saliency_and_evaluation(&kernels, &log.cnn.params, &task.test);
+        let evaluated = log.cnn.evaluate(&task.test.images, &task.test.targets);
+        assert_eq!(from_saliency.loss.to_bits(), evaluated.loss.to_bits());
+        assert_eq!(
+            from_saliency.accuracy.to_bits(),
+            evaluated.accuracy.to_bits()
+        );
+        assert_eq!(last.test_loss.to_bits(), evaluated.loss.to_bits());
         // The fast Grad-CAM, upsampled, gives the panel the weak shares of burn's Grad-CAM (f32
         // on both sides; the share is a ratio of sums of ≤ 784 terms, so 1e-4).
         let panel = task.test.select(&log.panel);
