@@ -71,6 +71,39 @@ early_fraction = 0.5
 resamples = 1000
 min_test_acc = 0.0
 
+[stage.cnn10_gd]
+kind = "mnist.cnn_train"
+task = "tenclass"
+optimizer = "gd"
+n_train = 30
+n_test = 20
+batch = 10
+seed = [0, 1]
+steps = 3
+checkpoints = [0, 1, 3]
+panel_per_class = 0
+
+[stage.cnn10_l2]
+kind = "mnist.cnn_train"
+task = "tenclass"
+optimizer = "sam-l2"
+rho = 0.05
+n_train = 30
+n_test = 20
+batch = 10
+seed = [0, 1]
+steps = 3
+checkpoints = [0, 1, 3]
+panel_per_class = 0
+
+[stage.cnn10_report]
+kind = "mnist.cnn_report"
+variant = "tenclass"
+deps = ["cnn10_gd", "cnn10_l2"]
+early_fraction = 0.5
+resamples = 1000
+min_test_acc = 0.0
+
 [stage.diag_gd]
 kind = "mnist.diag_train"
 optimizer = "gd"
@@ -94,7 +127,7 @@ map_columns = 3
 
 [stage.ledger]
 kind = "claims.ledger"
-deps = ["cnn_report", "diag_report"]
+deps = ["cnn_report", "cnn10_report", "diag_report"]
 require_rules = false
 "#;
 
@@ -124,8 +157,8 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         }
     }
     assert!(report.succeeded(), "{}", report.summary());
-    // 4 + 4 + 2 CNN runs, 2 diagonal runs, 2 reports, 1 ledger.
-    assert_eq!(report.records.len(), 15);
+    // 4 + 4 + 2 binary and 2 + 2 ten-class CNN runs, 2 diagonal runs, 3 reports, 1 ledger.
+    assert_eq!(report.records.len(), 20);
 
     let mut claims: Vec<Claim> = Vec::new();
     let mut figures: Vec<FigureRecord> = Vec::new();
@@ -160,6 +193,9 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
             }
             let massless = analysis::table::f64_column(&checkpoints, "gradcam_massless").unwrap();
             assert!(massless.iter().all(|&m| (0.0..=40.0).contains(&m)));
+            let run = analysis::table::read(&object.join("run.parquet")).unwrap();
+            let task = analysis::table::str_column(&run, "task").unwrap();
+            assert!(task[0] == "binary" || task[0] == "tenclass", "{task:?}");
         }
         if object.join("beta.f32").exists() {
             let trace = analysis::table::read(&object.join("trace.parquet")).unwrap();
@@ -179,6 +215,8 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         "mnist_effect_vs_rho",
         "mnist_diag_shares",
         "mnist_diag_beta_maps",
+        "mnist_weak_share_tenclass",
+        "mnist_loss_accuracy_tenclass",
     ] {
         assert!(ids.contains(&id), "figure {id} missing from {ids:?}");
     }
@@ -191,7 +229,13 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
             assert!(size > 1000, "{file} missing or empty");
         }
     }
-    for table in ["mnist_cnn_effects", "mnist_cnn_cells", "mnist_diag_shares"] {
+    for table in [
+        "mnist_cnn_effects",
+        "mnist_cnn_cells",
+        "mnist_diag_shares",
+        "mnist_cnn_effects_tenclass",
+        "mnist_cnn_cells_tenclass",
+    ] {
         let path = reports.join(format!("tables/{table}.csv"));
         assert!(path.exists(), "{} missing", path.display());
     }
@@ -212,6 +256,10 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
         "mnist.diag.l2.minor_first.seed0",
         "mnist.diag.l2.major_last.seed0",
         "mnist.diag.gd.major_throughout.seed0",
+        // The ten-class variant: its own ids, through the same statistic and decision.
+        "mnist.cnn.tenclass.weak_early.sam-l2.s1",
+        "mnist.cnn.tenclass.gradient.weak_early.sam-l2",
+        "mnist.cnn.tenclass.test_accuracy",
     ] {
         let claim = claims.iter().find(|c| c.id == id);
         let claim = claim.unwrap_or_else(|| panic!("claim {id} missing"));
@@ -232,6 +280,19 @@ fn tiny_pipeline_writes_tables_figures_and_claims() {
             .any(|c| c.id == "mnist.cnn.test_accuracy" && c.pass)
     );
     assert!(claims.iter().all(|c| c.id.starts_with("mnist.")));
+    let ten = claims
+        .iter()
+        .find(|c| c.id == "mnist.cnn.tenclass.weak_early.sam-l2.s1")
+        .unwrap();
+    assert!(
+        ten.statement.starts_with("ten-class: "),
+        "{}",
+        ten.statement
+    );
+    let effects =
+        analysis::table::read(&reports.join("tables/mnist_cnn_effects_tenclass.parquet")).unwrap();
+    // One SAM cell × 4 saliency rows, 2 paired seeds.
+    assert_eq!(effects.height(), 4);
 }
 
 fn pipeline_file() -> PathBuf {

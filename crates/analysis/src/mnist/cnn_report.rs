@@ -24,7 +24,7 @@ use crate::artifacts::{KeyTableRecord, write_figures, write_key_tables};
 use crate::claims::{Claim, write_claims};
 use crate::error::AnalysisError;
 use crate::mnist::cnn::{GRADCAM_FILE, KIND, PANEL_IMAGES_FILE};
-use crate::mnist::common::{SECTION, float, int, read_f32, spread};
+use crate::mnist::common::{SECTION, float, int, read_f32, spread, string};
 use crate::mnist::report_common::{
     OPTIMIZERS, PIXELS, load_training_runs, pixel_image, render_figure, widen,
 };
@@ -42,6 +42,10 @@ const FULL: &str = "full-batch";
 
 #[derive(Debug, Clone, Deserialize)]
 struct Params {
+    /// "" for the primary design (4 vs 9); otherwise the variant's name, which goes into its claim
+    /// ids (`mnist.cnn.<variant>.…`), figure ids and table names so that several reports of this
+    /// kind sit side by side in one ledger and one page.
+    variant: String,
     early_fraction: f64,
     rho_l2: f64,
     rho_linf: f64,
@@ -55,6 +59,24 @@ struct Params {
 }
 
 impl Params {
+    /// Claim id `mnist.cnn.[<variant>.]<rest>`.
+    fn claim_id(&self, rest: &str) -> String {
+        if self.variant.is_empty() {
+            format!("mnist.cnn.{rest}")
+        } else {
+            format!("mnist.cnn.{}.{rest}", self.variant)
+        }
+    }
+
+    /// Figure id or table name `<base>[_<variant>]`.
+    fn named(&self, base: &str) -> String {
+        if self.variant.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}_{}", self.variant)
+        }
+    }
+
     fn primary_rho(&self, optimizer: &str) -> f64 {
         if optimizer == "sam-l2" {
             self.rho_l2
@@ -104,6 +126,8 @@ impl Method {
 
 /// One loaded training run.
 struct Run {
+    /// The task as captions name it: "4 vs 9" (binary: label −1 vs +1) or "ten-class".
+    task: String,
     optimizer: String,
     rho: f64,
     mode: &'static str,
@@ -162,7 +186,17 @@ impl Run {
                 }
             })
             .collect();
+        let task = if str_column(&run, "task")?[0] == "tenclass" {
+            "ten-class".to_string()
+        } else {
+            format!(
+                "{} vs {}",
+                f64_column(&run, "negative")?[0],
+                f64_column(&run, "positive")?[0]
+            )
+        };
         Ok(Self {
+            task,
             rho: if optimizer == "gd" {
                 0.0
             } else {
@@ -426,6 +460,12 @@ impl StageKind for CnnReport {
     }
     fn schema(&self) -> ParamSchema {
         ParamSchema::new(vec![
+            string(
+                "variant",
+                "",
+                "\"\" for the primary design; else the variant's name, put into its claim ids \
+                 (mnist.cnn.<variant>.…), figure ids and table names",
+            ),
             float(
                 "early_fraction",
                 0.25,
@@ -480,6 +520,14 @@ impl StageKind for CnnReport {
             .into());
         }
         let runs = load_training_runs(ctx, self.name(), KIND, Run::load)?;
+        if let Some(other) = runs.iter().find(|r| r.task != runs[0].task) {
+            return Err(AnalysisError::invalid(format!(
+                "mnist.cnn_report (variant {:?}) got runs of two tasks, {} and {}: one report per \
+                 task (give each task its own report stage with its own `variant`)",
+                params.variant, runs[0].task, other.task
+            ))
+            .into());
+        }
         let groups = groups(&runs);
         let rows = effect_rows(&groups, &params)?;
         let out = ctx.out_dir;
@@ -503,7 +551,8 @@ impl StageKind for CnnReport {
         // Grad-CAM grid: the first seed at the reference scale.
         let mut grid = ImageGrid {
             title: format!(
-                "Grad-CAM over training (mini-batch, init scale {reference}, seed {})",
+                "Grad-CAM over training ({}, mini-batch, init scale {reference}, seed {})",
+                runs[0].task,
                 runs.iter().map(|r| r.seed).min().unwrap_or(0)
             ),
             colormap: Colormap::Inferno,
@@ -539,7 +588,7 @@ impl StageKind for CnnReport {
             grid.width = (180 * grid.col_labels.len() as u32 + 420).max(900);
             figures.push(render_figure(
                 out,
-                FIG_GRID,
+                &params.named(FIG_GRID),
                 "Grad-CAM maps (inferno, normalised to their peak) over the test digit, for the \
                  same panel digits at each checkpoint, trained with GD, ℓ2-SAM and ℓ∞-SAM.",
                 |stem| render_image_grid(&grid, stem),
@@ -550,8 +599,9 @@ impl StageKind for CnnReport {
         let chance = spread(&runs.iter().map(|r| r.chance).collect::<Vec<_>>()).0;
         let mut share_chart = LineChart {
             title: format!(
-                "Grad-CAM mass on weak pixels (intensity < 0.1), all test images, init scale \
-                 {reference}"
+                "Grad-CAM mass on weak pixels (intensity < 0.1), all test images, {}, init scale \
+                 {reference}",
+                runs[0].task
             ),
             x_label: "training step".into(),
             y_label: "weak-pixel share of Grad-CAM mass".into(),
@@ -600,14 +650,17 @@ impl StageKind for CnnReport {
         if !share_chart.series.is_empty() {
             figures.push(render_figure(
                 out,
-                FIG_SHARE,
+                &params.named(FIG_SHARE),
                 "Share of Grad-CAM mass on weak pixels over training, mean over all test images \
                  (massless maps count 0); line = mean over seeds, band = min–max; dashed: a \
                  uniform map. Secondary: the verdicts use the paired statistic in the tables.",
                 |stem| render_line_chart(&share_chart, stem),
             )?);
             let curves = PanelGrid {
-                title: format!("CNN on MNIST, mini-batch, init scale {reference}"),
+                title: format!(
+                    "CNN on MNIST, {}, mini-batch, init scale {reference}",
+                    runs[0].task
+                ),
                 rows: 1,
                 cols: 2,
                 panels: vec![loss_chart, acc_chart],
@@ -615,7 +668,7 @@ impl StageKind for CnnReport {
             };
             figures.push(render_figure(
                 out,
-                FIG_CURVES,
+                &params.named(FIG_CURVES),
                 "Training loss and test accuracy (mean over seeds, band min–max).",
                 |stem| render_panel_grid(&curves, stem),
             )?);
@@ -674,7 +727,7 @@ impl StageKind for CnnReport {
         if !by_scale.series.is_empty() {
             figures.push(render_figure(
                 out,
-                FIG_INIT,
+                &params.named(FIG_INIT),
                 "Primary statistic (per seed: mean over the early checkpoints of the Grad-CAM \
                  weak share under SAM minus under GD) against the init scale; band = bootstrap \
                  CI over seeds.",
@@ -689,7 +742,7 @@ impl StageKind for CnnReport {
         if !by_rho.series.is_empty() {
             figures.push(render_figure(
                 out,
-                FIG_RHO,
+                &params.named(FIG_RHO),
                 "Primary statistic against ρ: as ρ → 0 SAM becomes GD and the effect must vanish \
                  (the negative control); band = bootstrap CI over seeds.",
                 |stem| render_line_chart(&by_rho, stem),
@@ -697,7 +750,10 @@ impl StageKind for CnnReport {
         }
         write_figures(out, &figures)?;
         write_key_tables(out, &key_tables(&runs, &groups, &rows, &params, reference))?;
-        write_claims(out, &claims(&params, &groups, &rows, reference)?)?;
+        write_claims(
+            out,
+            &claims(&params, &runs[0].task, &groups, &rows, reference)?,
+        )?;
         Ok(())
     }
 }
@@ -778,7 +834,7 @@ fn write_tables(
         .f64("massless_sam", rows.iter().map(|r| r.massless.0).collect())
         .f64("massless_gd", rows.iter().map(|r| r.massless.1).collect())
         .finish()?;
-    write_and_publish(&mut effects, out, "mnist_cnn_effects")?;
+    write_and_publish(&mut effects, out, &params.named("mnist_cnn_effects"))?;
 
     let mut cells = (
         Vec::new(),
@@ -831,7 +887,7 @@ fn write_tables(
         .f64("final_train_loss_mean", loss)
         .f64("early_gradcam_weak_mean", early_share)
         .finish()?;
-    write_and_publish(&mut accuracy, out, "mnist_cnn_cells")?;
+    write_and_publish(&mut accuracy, out, &params.named("mnist_cnn_cells"))?;
     Ok(())
 }
 
@@ -963,12 +1019,25 @@ fn key_tables(
         .collect();
     let level = format!("{:.0} %", 100.0 * params.level);
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    vec![
+    let task = match runs.first() {
+        Some(run) if run.task == "ten-class" => {
+            "ten-class, softmax cross-entropy, seeded random subsets, saliency for the true class"
+                .to_string()
+        }
+        Some(run) => format!("{}, labels ±1, logistic loss, balanced subsets", run.task),
+        None => String::new(),
+    };
+    // A variant's tables say which task they are about.
+    let prefix = match runs.first() {
+        Some(run) if !params.variant.is_empty() => format!("{}: ", run.task),
+        _ => String::new(),
+    };
+    let mut tables = vec![
         KeyTableRecord {
             section: SECTION.into(),
             caption: format!(
-                "CNN protocol as run (fixed in pipeline.toml before the runs): 4 vs 9, labels ±1, \
-                 logistic loss, balanced subsets; the primary statistic of a seed is the mean over \
+                "CNN protocol as run (fixed in pipeline.toml before the runs): {task}; the primary \
+                 statistic of a seed is the mean over \
                  the early checkpoints of weak-share(SAM) − weak-share(GD) over all test images \
                  (a massless map counts as share 0); verdict from its {level} bootstrap CI over \
                  seeds"
@@ -1045,16 +1114,27 @@ fn key_tables(
             ]),
             rows: accuracy,
         },
-    ]
+    ];
+    for table in tables.iter_mut().skip(1) {
+        table.caption = format!("{prefix}{}", table.caption);
+    }
+    tables
 }
 
 fn claims(
     params: &Params,
+    task: &str,
     groups: &Groups<'_>,
     rows: &[EffectRow],
     reference: f64,
 ) -> Result<Vec<Claim>, AnalysisError> {
     let mut claims = Vec::new();
+    // A variant's statements open with its task.
+    let on = if params.variant.is_empty() {
+        String::new()
+    } else {
+        format!("{task}: ")
+    };
     let window = format!(
         "mean over the checkpoints with 0 < step ≤ {} × steps",
         params.early_fraction
@@ -1070,13 +1150,13 @@ fn claims(
         claims.push(
             row.effect
                 .claim(
-                    &format!(
-                        "mnist.cnn.{mode}weak_early.{}.s{}",
+                    &params.claim_id(&format!(
+                        "{mode}weak_early.{}.s{}",
                         row.optimizer, row.init_scale
-                    ),
+                    )),
                     &format!(
-                        "{label} puts a larger share of Grad-CAM mass on weak pixels than GD early \
-                         in training ({}, init scale {})",
+                        "{on}{label} puts a larger share of Grad-CAM mass on weak pixels than GD \
+                         early in training ({}, init scale {})",
                         row.mode, row.init_scale
                     ),
                     &format!(
@@ -1091,7 +1171,7 @@ fn claims(
                         row.massless.1
                     ),
                 )
-                .with_figure(FIG_INIT),
+                .with_figure(&params.named(FIG_INIT)),
         );
     }
     // The second saliency method at the reference scale: the input gradient (defined on every
@@ -1105,13 +1185,13 @@ fn claims(
     }) {
         let label = optimizer_label(&row.optimizer);
         claims.push(row.effect.claim(
-            &format!(
-                "mnist.cnn.{}.weak_early.{}",
+            &params.claim_id(&format!(
+                "{}.weak_early.{}",
                 row.method.name(),
                 row.optimizer
-            ),
+            )),
             &format!(
-                "{label} puts a larger share of {} saliency on weak pixels than GD early in \
+                "{on}{label} puts a larger share of {} saliency on weak pixels than GD early in \
                  training (second saliency method, init scale {reference})",
                 row.method.label()
             ),
@@ -1163,10 +1243,10 @@ fn claims(
         claims.push(
             effect
                 .claim(
-                    &format!("mnist.cnn.init_scale.{name}"),
+                    &params.claim_id(&format!("init_scale.{name}")),
                     &format!(
-                        "{label}'s extra Grad-CAM weak share over GD is larger at small init scale \
-                         than at large (small init lengthens the minor phase)"
+                        "{on}{label}'s extra Grad-CAM weak share over GD is larger at small init \
+                         scale than at large (small init lengthens the minor phase)"
                     ),
                     &format!(
                         "per seed, primary Δ at s = {s_small} minus primary Δ at s = {s_large} \
@@ -1174,7 +1254,7 @@ fn claims(
                     ),
                     effect.describe(),
                 )
-                .with_figure(FIG_INIT),
+                .with_figure(&params.named(FIG_INIT)),
         );
     }
     // Negative control: the smallest ρ run of each SAM optimizer (mini-batch, reference scale).
@@ -1196,10 +1276,11 @@ fn claims(
         let interval = row.effect.interval;
         claims.push(
             Claim::verdict(
-                &format!("mnist.cnn.control.rho_to_0.{name}"),
+                &params.claim_id(&format!("control.rho_to_0.{name}")),
                 SECTION,
                 &format!(
-                    "negative control: at ρ → 0 {label} is GD, so the primary statistic vanishes"
+                    "{on}negative control: at ρ → 0 {label} is GD, so the primary statistic \
+                     vanishes"
                 ),
                 &format!(
                     "the primary statistic at the smallest ρ run, ρ = {} (init scale {reference})",
@@ -1210,7 +1291,7 @@ fn claims(
                 interval.lo >= -m && interval.hi <= m,
             )
             .check()
-            .with_figure(FIG_RHO),
+            .with_figure(&params.named(FIG_RHO)),
         );
     }
     // Every cell learns the task.
@@ -1233,9 +1314,11 @@ fn claims(
     if let Some((mean, cell)) = worst {
         claims.push(
             Claim::verdict(
-                "mnist.cnn.test_accuracy",
+                &params.claim_id("test_accuracy"),
                 SECTION,
-                "the CNN learns the task in every cell (final test accuracies in the table)",
+                &format!(
+                    "{on}the CNN learns the task in every cell (final test accuracies in the table)"
+                ),
                 "mean over seeds of the final test accuracy, per (training, optimizer, ρ, init \
                  scale) cell",
                 &format!("passes iff every cell's mean ≥ {}", params.min_test_acc),
@@ -1243,7 +1326,7 @@ fn claims(
                 mean >= params.min_test_acc,
             )
             .check()
-            .with_figure(FIG_CURVES),
+            .with_figure(&params.named(FIG_CURVES)),
         );
     }
     Ok(claims)
@@ -1264,6 +1347,7 @@ mod tests {
 
     fn run(optimizer: &str, seed: i64, weak: Vec<f64>) -> Run {
         Run {
+            task: "4 vs 9".into(),
             optimizer: optimizer.into(),
             rho: if optimizer == "gd" { 0.0 } else { 0.05 },
             mode: MINI,
@@ -1310,6 +1394,7 @@ mod tests {
 
     fn params() -> Params {
         Params {
+            variant: String::new(),
             early_fraction: 0.25,
             rho_l2: 0.05,
             rho_linf: 0.001,

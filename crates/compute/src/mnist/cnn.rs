@@ -4,7 +4,8 @@
 //! and over the whole test subset the weak shares of Grad-CAM, |∇ₓ score| and |x ⊙ ∇ₓ score| with
 //! their massless-map counts),
 //! `panel.parquet` (one row per checkpoint × panel image: its weak share and chance level),
-//! `run.parquet` (the run's settings; no timings), `gradcam.f32` (the Grad-CAM maps,
+//! `run.parquet` (the run's settings — task `binary` / `tenclass` and, binary, its digits `negative`
+//! and `positive` (−1 for ten-class) among them; no timings), `gradcam.f32` (the Grad-CAM maps,
 //! checkpoint-major then panel image, 784 little-endian f32 each) and `panel_images.f32` (the panel
 //! digits, 784 f32 each).
 
@@ -283,7 +284,16 @@ fn write_outputs(
         .collect();
     write_f32(&out_dir.join(PANEL_IMAGES_FILE), &images)?;
 
+    let (task_name, negative, positive) = match task.kind {
+        TaskKind::Binary { negative, positive } => {
+            ("binary", i64::from(negative), i64::from(positive))
+        }
+        TaskKind::TenClass => ("tenclass", -1, -1),
+    };
     let mut run = Columns::new()
+        .str("task", vec![task_name.to_string()])
+        .i64("negative", vec![negative])
+        .i64("positive", vec![positive])
         .str("optimizer", vec![params.optimizer.clone()])
         .f64("rho", vec![params.rho])
         .f64("init_scale", vec![params.init_scale])
