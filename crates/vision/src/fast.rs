@@ -914,7 +914,8 @@ mod tests {
 
     #[test]
     fn fast_gradient_matches_finite_differences() {
-        for outputs in [1, 3] {
+        // 10 outputs: the ten-class task's cross-entropy head.
+        for outputs in [1, 3, 10] {
             let (cnn, images, targets) = tiny(outputs);
             let (_, grad) = grad64(&cnn, &images, &targets);
             let fd = central_differences(
@@ -1019,7 +1020,7 @@ mod tests {
 
     #[test]
     fn input_gradient_matches_finite_differences_of_the_score() {
-        for outputs in [1, 3] {
+        for outputs in [1, 3, 10] {
             let (cnn, images, targets) = tiny(outputs);
             let kernels = Kernels::new(cnn.config);
             let ours = kernels.saliency::<f64>(&cnn.params, &images, &targets);

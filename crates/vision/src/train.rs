@@ -607,6 +607,49 @@ mod tests {
     }
 
     #[test]
+    fn ten_class_training_on_real_digits_learns_with_true_class_saliency() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+        let task = crate::mnist::Mnist::load(&dir)
+            .unwrap()
+            .ten_class_task(Some(256), Some(200), 1)
+            .unwrap();
+        let config = TrainConfig {
+            optimizer: Optimizer::SamL2 { rho: 0.05 },
+            lr: 0.1,
+            steps: 40,
+            batch_size: Some(64),
+            checkpoints: vec![0, 40],
+            seed: 3,
+            panel_per_class: 0,
+            train_eval: 0,
+        };
+        let cnn = CnnConfig::mnist(10, 1.0, 2);
+        let log = train(&task, cnn, &config).unwrap();
+        assert_eq!(
+            log.checkpoints,
+            train(&task, cnn, &config).unwrap().checkpoints
+        );
+        let [first, last] = [&log.checkpoints[0], &log.checkpoints[1]];
+        assert!(last.train_loss < first.train_loss);
+        // Chance is 0.1; 40 steps of 64 reach far above it unless the cross-entropy gradient is
+        // wrong, so 0.3 (three times chance) separates learning from not learning.
+        assert!(last.test_acc > 0.3, "test accuracy {}", last.test_acc);
+        let all = last.test_saliency;
+        for summary in [all.gradcam, all.gradient, all.gradient_x_input] {
+            assert_eq!(summary.count, task.test.len());
+            assert!((0.0..=1.0).contains(&summary.mean));
+        }
+        // The saliency score is the true class's logit.
+        let kernels = Kernels::new(log.cnn.config);
+        let saliency =
+            kernels.saliency::<f32>(&log.cnn.params, &task.test.images, &task.test.targets);
+        for (s, &t) in saliency.iter().zip(&task.test.targets) {
+            assert_eq!(s.logits.len(), 10);
+            assert!((s.score - s.logits[t]).abs() <= 1e-6 * (1.0 + s.score.abs()));
+        }
+    }
+
+    #[test]
     fn invalid_configs_are_rejected() {
         let task = Task {
             kind: crate::task::TaskKind::TenClass,
