@@ -57,7 +57,7 @@ impl StageKind for Limit {
         }
         // The ℓ2-SAM runs' end points, by label: a label trained on several data sets (data seeds) is
         // one claim over all of them, in plan order.
-        let mut ends: Vec<(String, String, &LoadedRun, Vec<(f64, f64, f64)>)> = Vec::new();
+        let mut ends: Vec<LabelEnds<'_>> = Vec::new();
         let mut panels = Vec::new();
         let (mut t_group, mut t_label, mut t_data, mut t_tau, mut t_l1, mut t_l2) = (
             Vec::new(),
@@ -120,11 +120,16 @@ impl StageKind for Limit {
                     .copied()
                     .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
                 if run.summary.optimizer == "sam-l2" {
-                    match ends.iter_mut().find(|e| e.0 == run.summary.label) {
-                        Some(entry) => entry.3.push(last),
-                        None => {
-                            ends.push((run.summary.label.clone(), group.clone(), run, vec![last]))
-                        }
+                    match ends
+                        .iter_mut()
+                        .find(|e| e.run.summary.label == run.summary.label)
+                    {
+                        Some(entry) => entry.lasts.push(last),
+                        None => ends.push(LabelEnds {
+                            group: group.clone(),
+                            run,
+                            lasts: vec![last],
+                        }),
                     }
                 }
             }
@@ -141,8 +146,9 @@ impl StageKind for Limit {
         }
         let claims: Vec<Claim> = ends
             .iter()
-            .map(|(label, group, run, lasts)| {
-                l1mm_claim(label, group, run, lasts, cos_tol).with_rule(l1mm_rule)
+            .map(|e| {
+                l1mm_claim(&e.run.summary.label, &e.group, e.run, &e.lasts, cos_tol)
+                    .with_rule(l1mm_rule)
             })
             .collect();
         let mut df = Columns::new()
@@ -186,6 +192,14 @@ impl StageKind for Limit {
         )?;
         Ok(())
     }
+}
+
+/// The ℓ2-SAM runs of one label: its first run (for the statement) and every data set's end point
+/// (τ, cos(β, ℓ1-MM), cos(β, ℓ2-MM)).
+struct LabelEnds<'r> {
+    group: String,
+    run: &'r LoadedRun,
+    lasts: Vec<(f64, f64, f64)>,
 }
 
 /// Thm 4.2 on one label's ℓ2-SAM runs: every data set's end point must be within `cos_tol` of the ℓ1
