@@ -46,15 +46,9 @@ fn io_error(path: &Path, error: std::io::Error) -> CliError {
 
 /// Write `bytes` to `target` unless it already holds them (a no-op run touches nothing).
 fn write_if_different(target: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    if std::fs::read(target).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| io_error(parent, error))?;
-    }
-    let temp = target.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(|error| io_error(&temp, error))?;
-    std::fs::rename(&temp, target).map_err(|error| io_error(target, error))
+    atomicfile::write_if_different(target, bytes, atomicfile::Durability::None)
+        .map(|_| ())
+        .map_err(|error| io_error(target, error))
 }
 
 /// The stored ledger tasks of a run: (stage, index, ledger.json in the store).

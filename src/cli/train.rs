@@ -552,21 +552,10 @@ fn write_output(out: Option<&Path>, text: &str) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| bad(format!("--out {}: not a file path", path.display())))?;
-    let temp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
-    if let Err(error) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(CliError::unexpected(format!(
-            "failed to write {}: {error}",
-            path.display()
-        )));
+    if path.file_name().is_none() {
+        return Err(bad(format!("--out {}: not a file path", path.display())));
     }
-    Ok(())
+    atomicfile::write(path, text.as_bytes(), atomicfile::Durability::None).map_err(|error| {
+        CliError::unexpected(format!("failed to write {}: {error}", path.display()))
+    })
 }

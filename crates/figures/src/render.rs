@@ -48,23 +48,6 @@ fn with_extension(stem: &Path, extension: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A sibling temp path that still ends in the right extension (the PNG encoder picks the format
-/// from it); the process id keeps concurrent writers of the same figure apart.
-fn temp_path(target: &Path, extension: &str) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.{}.tmp.{extension}", std::process::id()))
-}
-
-fn finish(temp: &Path, target: &Path) -> Result<(), FigureError> {
-    std::fs::rename(temp, target).map_err(|e| {
-        let _ = std::fs::remove_file(temp);
-        io_error(target)(e)
-    })
-}
-
 /// Renders `figure` to `stem.svg` and `stem.png`, creating the parent directory if needed.
 pub(crate) fn render<F: Draw>(figure: &F, stem: &Path) -> Result<Rendered, FigureError> {
     ensure_font()?;
@@ -84,22 +67,20 @@ pub(crate) fn render<F: Draw>(figure: &F, stem: &Path) -> Result<Rendered, Figur
         area.present().map_err(draw_err)?;
     }
     let svg_text = crate::compact::compact_svg(&svg_text);
-    let svg_temp = temp_path(&svg, "svg");
-    std::fs::write(&svg_temp, svg_text.as_bytes()).map_err(io_error(&svg_temp))?;
-    finish(&svg_temp, &svg)?;
+    atomicfile::write(&svg, svg_text.as_bytes(), atomicfile::Durability::None)
+        .map_err(io_error(&svg))?;
 
-    let png_temp = temp_path(&png, "png");
-    let drawn = (|| {
-        let area = BitMapBackend::new(&png_temp, (width, height)).into_drawing_area();
+    // The PNG encoder picks the format from the file name: the temp file keeps the extension.
+    let png_temp = atomicfile::Replacement::keeping_extension(&png);
+    {
+        let area = BitMapBackend::new(png_temp.path(), (width, height)).into_drawing_area();
         area.fill(&WHITE).map_err(draw_err)?;
         figure.draw(&area)?;
-        area.present().map_err(draw_err)
-    })();
-    if let Err(error) = drawn {
-        let _ = std::fs::remove_file(&png_temp);
-        return Err(error);
+        area.present().map_err(draw_err)?;
     }
-    finish(&png_temp, &png)?;
+    png_temp
+        .commit(atomicfile::Durability::None)
+        .map_err(io_error(&png))?;
     Ok(Rendered {
         svg,
         png,
@@ -116,8 +97,5 @@ mod tests {
     fn extension_keeps_dots_in_stem() {
         let path = with_extension(Path::new("out/fig.v1"), "svg");
         assert_eq!(path, PathBuf::from("out/fig.v1.svg"));
-        let temp = temp_path(&path, "svg");
-        assert!(temp.to_string_lossy().ends_with(".tmp.svg"));
-        assert_eq!(temp.parent(), path.parent());
     }
 }

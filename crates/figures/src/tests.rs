@@ -38,7 +38,7 @@ fn check_files(rendered: &Rendered, needles: &[&str]) {
     let leftovers: Vec<_> = std::fs::read_dir(rendered.svg.parent().unwrap())
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temp files left behind");
 }

@@ -667,20 +667,11 @@ pub fn short_error(error: &str) -> String {
 /// Longest error text a failure line shows.
 pub const SHORT_ERROR: usize = 240;
 
+/// Copy `source` over `target` unless it already holds the same bytes (unsynced: the published
+/// files are copies of durable objects, and the next run re-publishes whatever a crash lost).
 fn copy_if_different(source: &Path, target: &Path) -> std::io::Result<()> {
     let new = std::fs::read(source)?;
-    if std::fs::read(target).is_ok_and(|old| old == new) {
-        return Ok(());
-    }
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temp = target.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temp, &new)
-        .and_then(|()| std::fs::rename(&temp, target))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&temp);
-        })
+    atomicfile::write_if_different(target, &new, atomicfile::Durability::None).map(|_| ())
 }
 
 /// Run the plan (or the targets' part of it) against the store, writing `reports/run.json` and the

@@ -161,18 +161,8 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Resul
 /// for bookkeeping files (stamps, state, run.json) whose loss after a power cut only costs a
 /// re-hash or a less specific `status`; objects, which must be durable, go through [`Store::commit`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        drop(file);
-        std::fs::rename(&temp, path)
-    };
-    write().map_err(|error| {
-        // A failed write (a full disk) must not leave its partial temp file behind.
-        let _ = std::fs::remove_file(&temp);
-        Error::io(path, error)
-    })
+    atomicfile::write(path, bytes, atomicfile::Durability::None)
+        .map_err(|error| Error::io(path, error))
 }
 
 impl Store {

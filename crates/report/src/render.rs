@@ -1,7 +1,6 @@
 //! Validation of the model, the embedded templates, rendering and the atomic write.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -164,27 +163,13 @@ pub fn write(model: &ReportModel, path: &Path) -> Result<(), ReportError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(io_error)?;
-    let file_name = path.file_name().ok_or_else(|| {
-        io_error(std::io::Error::new(
+    if path.file_name().is_none() {
+        return Err(io_error(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "the path has no file name",
-        ))
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = dir.join(temp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(html.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // The temp file is ours alone; leaving it would litter the reports directory.
-        let _ = std::fs::remove_file(&temp);
+        )));
     }
-    result.map_err(io_error)
+    atomicfile::write(path, html.as_bytes(), atomicfile::Durability::File).map_err(io_error)
 }
 
 /// Removes every run-info block (markers included), leaving what must be byte-identical between

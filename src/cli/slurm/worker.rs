@@ -2,8 +2,6 @@
 //! into the shared store durably, and write its result record. The worker never builds the plan:
 //! everything that enters the key was decided by the coordinator and is in the manifest.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -42,19 +40,10 @@ pub fn host() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
-/// Write `bytes` to `path` durably: temp file, fsync, rename, fsync of the directory.
+/// Write `bytes` to `path` durably: temp file, fsync, rename, fsync of the directory (the
+/// coordinator on another host trusts what it reads).
 pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = path.with_extension(format!("tmp.{}.{}", host(), std::process::id()));
-    let mut file = File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temp, path)?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    atomicfile::write(path, bytes, atomicfile::Durability::FileAndDirectory)
 }
 
 pub fn run(args: WorkerArgs) -> Result<(), CliError> {
@@ -182,7 +171,7 @@ fn execute(manifest: &TaskManifest) -> Result<Outcome, String> {
             .map_err(|error| error.to_string())
             .and_then(|_| {
                 // The rename is durable only once the directory holding it is.
-                sync_dir(&manifest.store.join("objects")).map_err(|error| error.to_string())
+                atomicfile::sync_directory(&manifest.store.join("objects")).map_err(|error| error.to_string())
             })
             .map(|()| Outcome::Executed),
         Ok(Err(error)) => Err(error.to_string()),
