@@ -256,6 +256,7 @@ fn run_pipeline(args: RunArgs) -> Result<(), CliError> {
         force,
         jobs: args.jobs.map_or(0, usize::from),
         quiet: args.quiet,
+        reporter: Some(super::progress::reporter(args.quiet)),
         verify_all: args.verify,
         fail_fast: args.fail_fast && !args.keep_going,
         runner: None,
@@ -517,18 +518,10 @@ fn gc(args: GcArgs) -> Result<(), CliError> {
             let bytes = std::fs::read(path).map_err(|error| {
                 CliError::bad_input(format!("cannot read --keep {item}: {error}"))
             })?;
-            let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
+            let record = pipeline::RunJson::from_slice(&bytes).map_err(|error| {
                 CliError::bad_input(format!("--keep {item} is not a run.json: {error}"))
             })?;
-            let tasks = json["tasks"]
-                .as_array()
-                .ok_or_else(|| CliError::bad_input(format!("--keep {item} has no tasks")))?;
-            keep.extend(
-                tasks
-                    .iter()
-                    .filter_map(|task| task["key"].as_str())
-                    .map(str::to_owned),
-            );
+            keep.extend(record.keys().map(str::to_owned));
         } else if item.len() >= 4 && item.chars().all(|c| c.is_ascii_hexdigit()) {
             keep.push(item.to_ascii_lowercase());
         } else {
@@ -538,7 +531,7 @@ fn gc(args: GcArgs) -> Result<(), CliError> {
         }
     }
     let store = Store::new(&config.store);
-    let report = pipeline::gc(&plan, &store, &keep, args.dry_run).map_err(engine_error)?;
+    let report = pipeline::gc(&plan, &store, &keep, args.dry_run, &*super::progress::reporter(true)).map_err(engine_error)?;
     let mut out = String::new();
     let mut bytes = 0;
     for (key, size) in &report.removed {
@@ -570,7 +563,7 @@ fn clean(args: CleanArgs) -> Result<(), CliError> {
     let config = Config::load(&args.pipeline).map_err(engine_error)?;
     let store = Store::new(&config.store);
     super::diff::clean_runs(&store)?;
-    if pipeline::clean(&store).map_err(engine_error)? {
+    if pipeline::clean(&store, &*super::progress::reporter(true)).map_err(engine_error)? {
         eprintln!("clean: removed the store at {}", store.root().display());
     } else {
         eprintln!("clean: no store at {}", store.root().display());

@@ -9,6 +9,7 @@ pub mod exit;
 pub mod expectations;
 pub mod habits;
 pub mod ledger;
+pub mod progress;
 pub mod reseed;
 pub mod slurm;
 pub mod toy_claim;

@@ -121,6 +121,7 @@ pub fn recompute(args: &PlanArgs, jobs: usize) -> Result<(), CliError> {
     let options = pipeline::RunOptions {
         targets: ledgers,
         jobs,
+        reporter: Some(super::progress::reporter(false)),
         ..pipeline::RunOptions::default()
     };
     let report = pipeline::run(&registry, &shifted, &store, &scratch_reports, &options)
@@ -144,6 +145,7 @@ pub fn recompute(args: &PlanArgs, jobs: usize) -> Result<(), CliError> {
             targets: pages,
             jobs,
             quiet: true,
+            reporter: Some(super::progress::reporter(true)),
             ..pipeline::RunOptions::default()
         };
         let report = pipeline::run(&registry, &plan, &store, &config.reports, &options)

@@ -11,11 +11,11 @@
 //! JSON and displays as the short text a pull-request comment should show. Its order is stable:
 //! claims by id, tasks in the new run's plan order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::claims::{Claim, LEDGER_FILE, read_ledger, verdict_text};
@@ -26,42 +26,12 @@ pub const LEDGERS_DIR: &str = "ledgers";
 /// The kind whose tasks hold a ledger.
 pub const LEDGER_KIND: &str = "claims.ledger";
 /// The engine's record of a run inside a snapshot directory.
-pub const RUN_FILE: &str = "run.json";
+pub const RUN_FILE: &str = pipeline::RUN_JSON;
 
-/// One task of a `run.json`. Fields the engine added later (`fingerprint`, `params_digest`,
-/// `inputs`) are optional, so an older `run.json` still compares (with less detail on why).
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunTask {
-    pub stage: String,
-    pub kind: String,
-    pub index: usize,
-    #[serde(default)]
-    pub params: Value,
-    pub key: String,
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-    #[serde(default)]
-    pub params_digest: Option<String>,
-    /// Per dependency stage, a digest of the keys of the inputs taken from it.
-    #[serde(default)]
-    pub inputs: Option<BTreeMap<String, String>>,
-    pub status: String,
-}
-
-impl RunTask {
-    /// Whether the run stored this task's object (it executed or was cached).
-    pub fn stored(&self) -> bool {
-        matches!(self.status.as_str(), "executed" | "cached" | "fetched")
-    }
-}
-
-/// The part of `run.json` a comparison needs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunFile {
-    #[serde(default)]
-    pub profile: Option<String>,
-    pub tasks: Vec<RunTask>,
-}
+/// A `run.json`, as the engine writes it.
+pub use pipeline::RunJson as RunFile;
+/// One task of a `run.json`: the engine's own type, so the reader sees every field it writes.
+pub use pipeline::RunJsonTask as RunTask;
 
 /// File name, under [`LEDGERS_DIR`], of the ledger of task `index` of ledger stage `stage`.
 pub fn ledger_file_name(stage: &str, index: usize) -> String {
@@ -85,7 +55,7 @@ impl Snapshot {
     pub fn load(dir: &Path, store: Option<&pipeline::Store>) -> Result<Self, AnalysisError> {
         let path = dir.join(RUN_FILE);
         let bytes = std::fs::read(&path).map_err(|source| AnalysisError::io(&path, source))?;
-        let run: RunFile = serde_json::from_slice(&bytes).map_err(|error| {
+        let run = RunFile::from_slice(&bytes).map_err(|error| {
             AnalysisError::invalid(format!(
                 "{} is not a run.json written by `minorfirst run`: {error}",
                 path.display()
@@ -771,14 +741,24 @@ mod tests {
                     .map(|(s, d)| (s.to_string(), d.to_string()))
                     .collect(),
             ),
-            status: "executed".into(),
+            status: pipeline::Outcome::Executed,
+            duration_s: 0.0,
+            error: None,
         }
     }
 
     fn snapshot(tasks: Vec<RunTask>, claims: Vec<Claim>) -> Snapshot {
         Snapshot {
             run: RunFile {
+                version: pipeline::exec::RUN_JSON_VERSION,
                 profile: None,
+                total: tasks.len(),
+                executed: tasks.len(),
+                fetched: 0,
+                cached: 0,
+                failed: 0,
+                skipped: 0,
+                not_run: 0,
                 tasks,
             },
             claims,

@@ -80,8 +80,9 @@ pub mod toy;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use exec::{
-    Executed, GcReport, Outcome, Problem, RunOptions, RunReport, STALE, TaskRecord, TaskRunner,
-    clean, gc, is_no_space, run, short_error, status,
+    Executed, GcReport, Lines, Outcome, Problem, Quiet, RUN_JSON, Reporter, RunJson, RunJsonTask,
+    RunOptions, RunReport, STALE, TaskRecord, TaskRunner, clean, gc, is_no_space, run, short_error,
+    status,
 };
 pub use plan::{KEY_FORMAT, Overrides, Plan, StagePlan, Task, task_key};
 pub use registry::Registry;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
+use crate::exec::TaskRecord;
 use crate::plan::{Plan, Task};
 use crate::store::{Store, write_atomic};
 
@@ -58,6 +59,44 @@ pub(crate) fn save(store: &Store, state: &State) -> Result<()> {
         &store.root().join("state.json"),
         &serde_json::to_vec(state).expect("state serializes"),
     )
+}
+
+/// Remember what each successful task identity ran with (for [`crate::status`]'s "why"), unless
+/// the stored state already says exactly this.
+pub(crate) fn remember(plan: &Plan, store: &Store, records: &[TaskRecord]) -> Result<()> {
+    // A digest of (stage, index, key) of the successful tasks: when it equals the one stored with
+    // the state, the state already says all this and the (large) file is neither read nor written.
+    let mut hasher = blake3::Hasher::new();
+    for record in records.iter().filter(|record| record.outcome.succeeded()) {
+        let task = &plan.tasks()[record.task];
+        hasher.update(plan.stage_of(task).name.as_bytes());
+        hasher.update(&(task.index as u64).to_le_bytes());
+        hasher.update(task.key.as_bytes());
+    }
+    let tag = hasher.finalize().to_hex().to_string();
+    let tag_path = store.root().join("state.tag");
+    if std::fs::read_to_string(&tag_path).is_ok_and(|stored| stored == tag) {
+        return Ok(());
+    }
+    let mut memory = load(store);
+    let mut changed = false;
+    for record in records.iter().filter(|record| record.outcome.succeeded()) {
+        let task = &plan.tasks()[record.task];
+        let stage = &plan.stage_of(task).name;
+        let slot = memory.entry(stage.clone()).or_default();
+        if slot
+            .get(&task.index)
+            .is_none_or(|known| known.key != task.key)
+        {
+            slot.insert(task.index, memory_of(plan, task));
+            changed = true;
+        }
+    }
+    if changed {
+        save(store, &memory)
+    } else {
+        Ok(())
+    }
 }
 
 /// Why a task would run (or that it would not). Serialized (for `status --json`) as
