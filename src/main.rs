@@ -3,7 +3,7 @@
 mod cli;
 
 /// Implementation fingerprint of the binary's own kind (`toy.claim`), derived at build time by the
-/// `fingerprint` crate; its `TOOLCHAIN` also serves the test hook of `cli::engine_kinds`.
+/// `fingerprint` crate; its `TOOLCHAIN` also serves the test hook of `cli::kinds`.
 mod fingerprint {
     include!(concat!(env!("OUT_DIR"), "/fingerprint.rs"));
 }

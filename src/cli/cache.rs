@@ -1,5 +1,5 @@
 //! The shared remote cache on the command line: `run --cache URL --cache-push on|off`, the machine
-//! settings file `.minorfirst/settings.toml` (its `[cache]` table), and `push` / `pull`.
+//! settings file `.minorfirst/settings.toml` (its `[cache]` table), and the remote of `push` / `pull`.
 //!
 //! Settings file, beside the store and like it never committed (`.minorfirst/` is ignored by
 //! git), in the directory of the pipeline file:
@@ -16,11 +16,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pipeline::{CacheOptions, ObjectStoreCache, Store};
+use pipeline::{CacheOptions, ObjectStoreCache};
 use serde::Deserialize;
 
-use super::engine::{PlanArgs, load_plan};
-use super::exit::{self, CliError};
+use super::exit::CliError;
+use super::plan::PlanArgs;
 
 /// Path of the machine settings file, relative to the pipeline file's directory.
 pub const SETTINGS: &str = ".minorfirst/settings.toml";
@@ -130,7 +130,8 @@ pub struct SyncArgs {
     pub url: Option<String>,
 }
 
-fn sync_remote(args: &SyncArgs, verb: &str) -> Result<Arc<ObjectStoreCache>, CliError> {
+/// The remote of `pull`/`push`: `--cache`, else the settings file (bad input without either).
+pub fn sync_remote(args: &SyncArgs, verb: &str) -> Result<Arc<ObjectStoreCache>, CliError> {
     let url = match &args.url {
         Some(url) => url.clone(),
         None => load_settings(&args.plan.pipeline)?.url.ok_or_else(|| {
@@ -141,58 +142,4 @@ fn sync_remote(args: &SyncArgs, verb: &str) -> Result<Arc<ObjectStoreCache>, Cli
         })?,
     };
     open(&url)
-}
-
-fn engine_error(error: pipeline::Error) -> CliError {
-    if error.is_bad_input() {
-        CliError::bad_input(error.to_string())
-    } else {
-        CliError::unexpected(error.to_string())
-    }
-}
-
-/// `minorfirst pull [TARGET…]`: download every task of the plan the local store lacks.
-pub fn pull(args: SyncArgs) -> Result<(), CliError> {
-    let remote = sync_remote(&args, "pull")?;
-    let (config, plan) = load_plan(&args.plan)?;
-    let store = Store::new(&config.store);
-    let report = pipeline::remote::pull(&plan, &store, remote.as_ref(), &args.targets)
-        .map_err(engine_error)?;
-    eprintln!(
-        "pull: {} tasks, {} fetched, {} already stored, {} not on the remote, {} failed",
-        report.total, report.transferred, report.present, report.absent, report.failed
-    );
-    if report.failed > 0 {
-        // An explicit transfer that did not happen is an error (unlike `run --cache`, which
-        // computes what it cannot fetch): a CI step that pulls must notice.
-        return Err(CliError::new(
-            exit::TASK_FAILED,
-            format!(
-                "{} remote object(s) did not verify or could not be read and were not pulled \
-                 (discarded; `run` computes them)",
-                report.failed
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// `minorfirst push [TARGET…]`: upload every stored task of the plan the remote lacks.
-pub fn push(args: SyncArgs) -> Result<(), CliError> {
-    let remote = sync_remote(&args, "push")?;
-    let (config, plan) = load_plan(&args.plan)?;
-    let store = Store::new(&config.store);
-    let report = pipeline::remote::push(&plan, &store, remote.as_ref(), &args.targets)
-        .map_err(engine_error)?;
-    eprintln!(
-        "push: {} tasks, {} uploaded, {} already on the remote, {} not stored locally, {} failed",
-        report.total, report.transferred, report.present, report.absent, report.failed
-    );
-    if report.failed > 0 {
-        return Err(CliError::new(
-            exit::TASK_FAILED,
-            format!("{} upload(s) to the remote cache failed", report.failed),
-        ));
-    }
-    Ok(())
 }

@@ -77,3 +77,20 @@ pub fn report(outcome: Result<(), CliError>) -> ExitCode {
         }
     }
 }
+
+/// Write `text` to stdout; a closed pipe (`minorfirst status | head`) is not an error.
+pub fn print_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // A closed pipe (`minorfirst status | head`) is not an error worth reporting.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(CliError::unexpected(format!(
+            "failed to write to stdout: {error}"
+        ))),
+    }
+}

@@ -421,3 +421,74 @@ fn malformed_pipelines_and_flags_exit_2_and_write_nothing() {
         );
     }
 }
+
+/// The keys `status --json` plans, in plan order.
+fn planned_keys(project: &Project, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["status", "--json"];
+    all.extend_from_slice(args);
+    let output = project.run(&all);
+    assert!(
+        output.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn set_values_are_read_by_the_parameter_type_and_the_toml_form_still_works() {
+    let project = Project::new(
+        "[stage.g]\nkind = \"toy.gen\"\nn = 1\n\n[stage.total]\nkind = \"toy.sum\"\ndeps = [\"g\"]\n\n\
+         [stage.c]\nkind = \"toy.claim\"\ndeps = [\"g\"]\nid = \"toy.c\"\nexpected = 1.0\ntol = 0.5\n",
+    );
+    let total = || {
+        std::fs::read_to_string(project.path().join("reports/total.txt"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // A vector without TOML brackets: value = n · scale + Σ v = 1 + 3.
+    project.ok(&["run", "--set", "g.v=1,2"]);
+    assert_eq!(total(), "4");
+    // The same value in TOML syntax is the same task.
+    assert_eq!(project.ok(&["run", "--set", "g.v=[1, 2]"]), (0, 3));
+    // Comma-separated values where one integer is expected are a sweep, as `[1, 2]` is.
+    assert_eq!(project.ok(&["run", "--set", "g.n=1,2"]), (4, 0));
+    assert_eq!(total(), "3");
+    assert_eq!(
+        planned_keys(&project, &["--set", "g.n=1,2"]),
+        planned_keys(&project, &["--set", "g.n=[1, 2]"])
+    );
+    // Plain text for a string parameter (TOML would need quotes); the quoted form means the same.
+    let plain = planned_keys(&project, &["--set", "c.id=toy c, spelled out"]);
+    assert_eq!(
+        plain,
+        planned_keys(&project, &["--set", "c.id=\"toy c, spelled out\""])
+    );
+    assert_ne!(plain, planned_keys(&project, &[]));
+    // A boolean, and a number for a float parameter.
+    planned_keys(
+        &project,
+        &["--set", "g.publish=true", "--set", "g.scale=.5"],
+    );
+    // What does not read as the type is still refused, naming the --set.
+    for (set, message) in [
+        (
+            "g.n=x",
+            "invalid --set `g.n=x`: expected an integer, found a string",
+        ),
+        ("g.publish=maybe", "invalid --set `g.publish=maybe`"),
+        ("g.v=1,x", "invalid --set `g.v=1,x`"),
+    ] {
+        let output = project.run(&["status", "--set", set]);
+        assert_eq!(output.status.code(), Some(2), "{set}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{set}: {stderr}");
+    }
+}

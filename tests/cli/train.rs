@@ -313,6 +313,44 @@ fn bad_input_exits_2_naming_the_flag_or_file() {
 }
 
 #[test]
+fn help_lists_the_choices_of_every_enumerated_flag() {
+    for flag in ["-h", "--help"] {
+        let help = train(&[flag]);
+        assert!(help.status.success());
+        let text = String::from_utf8_lossy(&help.stdout).to_lowercase();
+        assert!(text.contains("possible values"), "{flag}: {text}");
+        for choice in [
+            "gd", "sam-linf", "sam-l2", "usam", "original", "rescaled", "json", "csv",
+        ] {
+            assert!(text.contains(choice), "{flag} lacks {choice}: {text}");
+        }
+    }
+    // A value outside the choices is refused by clap with exit 2, naming the flag and the choices.
+    let out = train(&[
+        "--mu",
+        "1,2",
+        "--depth",
+        "2",
+        "--optimizer",
+        "gd",
+        "--time",
+        "later",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .starts_with("error:")
+            && stderr.contains("--time")
+            && stderr.contains("rescaled"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn usam_is_an_optimizer_value_listed_by_help_and_rho_zero_is_gd() {
     let help = train(&["--help"]);
     assert!(help.status.success());

@@ -9,7 +9,7 @@ use crate::config::{Config, StageConfig};
 use crate::error::{Error, Result};
 use crate::params::{self, Setting};
 use crate::registry::Registry;
-use crate::stage::{ParamSchema, StageKind, WORK_BOUND};
+use crate::stage::{ParamSchema, ParamType, StageKind, WORK_BOUND};
 
 /// Version of the key derivation; bump it when the encoding below changes.
 pub const KEY_FORMAT: &str = "minorfirst-task-key/1";
@@ -18,7 +18,9 @@ pub const KEY_FORMAT: &str = "minorfirst-task-key/1";
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub profile: Option<String>,
-    /// Raw `stage.key=value` arguments (value parsed as TOML; a bare word is a string).
+    /// Raw `stage.key=value` arguments: the value read by the parameter's declared type (a number,
+    /// `true`/`false`, plain text for a string, comma-separated values for a list or a sweep), or as
+    /// TOML when written in TOML's syntax for strings, arrays and tables (`"…"`, `[…]`).
     pub sets: Vec<String>,
     /// Accept tasks whose [`crate::StageKind::work`] exceeds
     /// [`WORK_BOUND`] (`--allow-large-work`); by default they are a configuration error.
@@ -190,8 +192,13 @@ impl Plan {
             }
         }
         for arg in &overrides.sets {
-            let (stage, key, value) = parse_set(arg)?;
+            let (stage, key, raw) = split_set(arg)?;
             check_override_target(config, &schemas, &stage, &key, &Origin::Set(arg.clone()))?;
+            let declared = schemas[stage.as_str()].get(&key).map(|spec| &spec.ty);
+            let value = match declared.and_then(|ty| typed_set_value(&raw, ty)) {
+                Some(value) => value,
+                None => parse_set_value(arg, &raw)?,
+            };
             all_overrides.push(Override {
                 stage,
                 key,
@@ -411,8 +418,8 @@ pub fn task_key<'a>(
     blake3::hash(&bytes).to_hex().to_string()
 }
 
-/// Parse `stage.key=value`; the value is TOML, and a bare word (letters first) is taken as a string.
-fn parse_set(arg: &str) -> Result<(String, String, toml::Value)> {
+/// Split `stage.key=value` into its stage, key and (trimmed, non-empty) value text.
+fn split_set(arg: &str) -> Result<(String, String, String)> {
     let fail = |reason: &str| Error::Set {
         arg: arg.to_string(),
         reason: reason.to_string(),
@@ -431,21 +438,93 @@ fn parse_set(arg: &str) -> Result<(String, String, toml::Value)> {
     if raw.is_empty() {
         return Err(fail("missing value after `=`"));
     }
-    let value = match toml::from_str::<toml::Table>(&format!("value = {raw}")) {
+    Ok((stage.to_string(), key.to_string(), raw.to_string()))
+}
+
+/// The value of a `--set` read by the parameter's declared type, without TOML quoting: a string
+/// parameter takes the text as it is (`--set s.title=a b`), a number or boolean parameter one
+/// value or a comma-separated sweep (`--set s.rho=0.1,0.2`), a vector parameter comma-separated
+/// elements (`--set s.mu=1,2`). `None` when the text is TOML's own syntax for a string, an array
+/// or a table (`"…"`, `'…'`, `[…]`, `{…}`: the documented form, which keeps its meaning), when
+/// the type is `Any`, or when the text does not read as the type (then [`parse_set_value`]
+/// reads it, and the schema check names the mismatch as it always did).
+fn typed_set_value(raw: &str, ty: &ParamType) -> Option<toml::Value> {
+    if raw.starts_with(['"', '\'', '[', '{']) {
+        return None;
+    }
+    let list = |element: &ParamType| -> Option<Vec<toml::Value>> {
+        raw.split(',')
+            .map(|item| typed_scalar(item.trim(), element))
+            .collect()
+    };
+    match ty {
+        ParamType::Str { .. } => Some(toml::Value::String(raw.to_string())),
+        ParamType::Bool | ParamType::Int { .. } | ParamType::Float { .. } => {
+            let mut values = list(ty)?;
+            // A comma-separated list where one value is expected is a sweep, as in the file.
+            Some(if values.len() == 1 {
+                values.remove(0)
+            } else {
+                toml::Value::Array(values)
+            })
+        }
+        ParamType::FloatVec { .. } => list(&ParamType::Float {
+            min: None,
+            max: None,
+        })
+        .map(toml::Value::Array),
+        ParamType::IntVec { .. } => list(&ParamType::Int {
+            min: None,
+            max: None,
+        })
+        .map(toml::Value::Array),
+        ParamType::StrVec => Some(toml::Value::Array(
+            raw.split(',')
+                .map(|item| toml::Value::String(item.trim().to_string()))
+                .collect(),
+        )),
+        ParamType::Any => None,
+    }
+}
+
+/// One boolean, integer or number of a typed `--set` (TOML's spelling, plus Rust's for floats:
+/// `.5`, `5.`), or `None`.
+fn typed_scalar(text: &str, ty: &ParamType) -> Option<toml::Value> {
+    let toml_value = toml::from_str::<toml::Table>(&format!("value = {text}"))
+        .ok()
+        .and_then(|mut table| table.remove("value"));
+    match (ty, toml_value) {
+        (ParamType::Bool, Some(value @ toml::Value::Boolean(_))) => Some(value),
+        (ParamType::Int { .. }, Some(value @ toml::Value::Integer(_))) => Some(value),
+        (
+            ParamType::Float { .. },
+            Some(value @ (toml::Value::Float(_) | toml::Value::Integer(_))),
+        ) => Some(value),
+        (ParamType::Float { .. }, None) => text.parse::<f64>().ok().map(toml::Value::Float),
+        _ => None,
+    }
+}
+
+/// The untyped reading of a `--set` value: TOML, and a bare word (letters first) is a string.
+fn parse_set_value(arg: &str, raw: &str) -> Result<toml::Value> {
+    let fail = |reason: &str| Error::Set {
+        arg: arg.to_string(),
+        reason: reason.to_string(),
+    };
+    match toml::from_str::<toml::Table>(&format!("value = {raw}")) {
         Ok(mut table) => table
             .remove("value")
-            .ok_or_else(|| fail("value is not valid TOML"))?,
+            .ok_or_else(|| fail("value is not valid TOML")),
         Err(_)
             if raw.starts_with(|c: char| c.is_ascii_alphabetic())
                 && raw
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
         {
-            toml::Value::String(raw.to_string())
+            Ok(toml::Value::String(raw.to_string()))
         }
-        Err(_) => return Err(fail("value is not valid TOML")),
-    };
-    Ok((stage.to_string(), key.to_string(), value))
+        Err(_) => Err(fail("value is not valid TOML")),
+    }
 }
 
 fn check_override_target(
@@ -969,13 +1048,67 @@ mod tests {
     }
 
     #[test]
-    fn set_overrides_are_parsed_as_toml() {
-        assert_eq!(parse_set("a.b=1.5").unwrap().2, toml::Value::Float(1.5));
+    fn set_overrides_untyped_are_parsed_as_toml() {
+        let parse = |arg: &str| {
+            let (_, _, raw) = split_set(arg)?;
+            parse_set_value(arg, &raw)
+        };
+        assert_eq!(parse("a.b=1.5").unwrap(), toml::Value::Float(1.5));
+        assert_eq!(parse("a.b=gd").unwrap(), toml::Value::String("gd".into()));
+        assert!(parse("a.b=[1,").is_err());
+        assert!(parse("ab=1").is_err());
+        assert!(split_set("a.b= ").is_err());
+    }
+
+    #[test]
+    fn set_overrides_are_read_by_the_declared_type() {
+        use toml::Value::{Array, Boolean, Float, Integer, String};
+        let float = ParamType::Float {
+            min: None,
+            max: None,
+        };
+        let int = ParamType::Int {
+            min: None,
+            max: None,
+        };
+        let text = ParamType::Str { choices: None };
+        let vector = ParamType::FloatVec {
+            len: None,
+            min: None,
+            max: None,
+        };
+        assert_eq!(typed_set_value("0.1", &float), Some(Float(0.1)));
+        assert_eq!(typed_set_value(".5", &float), Some(Float(0.5)));
+        assert_eq!(typed_set_value("2", &float), Some(Integer(2)));
         assert_eq!(
-            parse_set("a.b=gd").unwrap().2,
-            toml::Value::String("gd".into())
+            typed_set_value("0.1, 0.2", &float),
+            Some(Array(vec![Float(0.1), Float(0.2)]))
         );
-        assert!(parse_set("a.b=[1,").is_err());
-        assert!(parse_set("ab=1").is_err());
+        assert_eq!(typed_set_value("7", &int), Some(Integer(7)));
+        // Not the type: left to the untyped reading, whose mismatch the schema check names.
+        assert_eq!(typed_set_value("1.5", &int), None);
+        assert_eq!(typed_set_value("yes", &ParamType::Bool), None);
+        assert_eq!(
+            typed_set_value("true", &ParamType::Bool),
+            Some(Boolean(true))
+        );
+        assert_eq!(
+            typed_set_value("two words, one comma", &text),
+            Some(String("two words, one comma".into()))
+        );
+        assert_eq!(typed_set_value("1.5", &text), Some(String("1.5".into())));
+        assert_eq!(
+            typed_set_value("1,2", &vector),
+            Some(Array(vec![Integer(1), Integer(2)]))
+        );
+        assert_eq!(
+            typed_set_value("a, b", &ParamType::StrVec),
+            Some(Array(vec![String("a".into()), String("b".into())]))
+        );
+        // TOML's own syntax keeps its meaning (the documented quoted form, arrays, sweeps).
+        for raw in ["\"quoted\"", "'single'", "[1, 2]", "{ a = 1 }"] {
+            assert_eq!(typed_set_value(raw, &text), None, "{raw}");
+        }
+        assert_eq!(typed_set_value("1", &ParamType::Any), None);
     }
 }

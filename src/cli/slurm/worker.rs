@@ -8,8 +8,8 @@ use std::time::Instant;
 use pipeline::{InputArtifact, Store, TaskContext};
 
 use super::{Outcome, ResultRecord, TaskManifest};
-use crate::cli::engine::kinds;
 use crate::cli::exit::{self, CliError};
+use crate::cli::kinds;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
@@ -171,7 +171,8 @@ fn execute(manifest: &TaskManifest) -> Result<Outcome, String> {
             .map_err(|error| error.to_string())
             .and_then(|_| {
                 // The rename is durable only once the directory holding it is.
-                atomicfile::sync_directory(&manifest.store.join("objects")).map_err(|error| error.to_string())
+                atomicfile::sync_directory(&manifest.store.join("objects"))
+                    .map_err(|error| error.to_string())
             })
             .map(|()| Outcome::Executed),
         Ok(Err(error)) => Err(error.to_string()),

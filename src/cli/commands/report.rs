@@ -1,37 +1,8 @@
-//! Habits users bring from other tools: shell completions, a man page, and `report [--open]`.
+//! `minorfirst report [--open]`: the file:// URL of the page, opened in a browser on request.
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
-
-use super::app::Cli;
-use super::exit::CliError;
-
-#[derive(Debug, clap::Subcommand)]
-pub enum HabitsCommand {
-    /// Print a shell completion script: `source <(minorfirst completions bash)`, or save it where
-    /// the shell loads completions (zsh: a `_minorfirst` file on $fpath; fish:
-    /// ~/.config/fish/completions/minorfirst.fish).
-    Completions(CompletionsArgs),
-    /// Print the man page (roff) of the binary or of one subcommand: `minorfirst man | man -l -`.
-    Man(ManArgs),
-    /// Print the file:// URL of the report (`reports/index.html`); --open opens it in a browser.
-    Report(ReportArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ManArgs {
-    /// A subcommand whose page to print (default: the top-level page, which lists them all).
-    #[arg(value_name = "SUBCOMMAND")]
-    pub subcommand: Option<String>,
-}
+use crate::cli::exit::{CliError, print_stdout};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -42,49 +13,6 @@ pub struct ReportArgs {
     /// `xdg-open` (`open` on macOS), and wait for that command to return.
     #[arg(long)]
     pub open: bool,
-}
-
-pub fn run(command: HabitsCommand) -> Result<(), CliError> {
-    match command {
-        HabitsCommand::Completions(args) => {
-            let mut out = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "minorfirst", &mut out);
-            super::engine::print_stdout(&String::from_utf8_lossy(&out))
-        }
-        HabitsCommand::Man(args) => man(args),
-        HabitsCommand::Report(args) => report(args),
-    }
-}
-
-fn man(args: ManArgs) -> Result<(), CliError> {
-    let mut command = Cli::command();
-    command.build();
-    let (page, title) = match &args.subcommand {
-        None => (command, "minorfirst".to_string()),
-        Some(name) => {
-            let Some(sub) = command
-                .find_subcommand(name)
-                .filter(|sub| !sub.is_hide_set())
-            else {
-                let names: Vec<&str> = command
-                    .get_subcommands()
-                    .filter(|sub| !sub.is_hide_set())
-                    .map(|sub| sub.get_name())
-                    .collect();
-                return Err(CliError::bad_input(format!(
-                    "man {name}: no such subcommand (expected one of: {})",
-                    names.join(", ")
-                )));
-            };
-            (sub.clone(), format!("minorfirst-{}", sub.get_name()))
-        }
-    };
-    let mut out = Vec::new();
-    clap_mangen::Man::new(page)
-        .title(title)
-        .render(&mut out)
-        .map_err(|error| CliError::unexpected(format!("cannot render the man page: {error}")))?;
-    super::engine::print_stdout(&String::from_utf8_lossy(&out))
 }
 
 /// `file://` URL of an absolute path, percent-encoding every byte outside RFC 3986's unreserved
@@ -107,7 +35,7 @@ pub fn page_url(page: &Path) -> String {
     file_url(&absolute)
 }
 
-fn report(args: ReportArgs) -> Result<(), CliError> {
+pub fn run(args: ReportArgs) -> Result<(), CliError> {
     let config = pipeline::Config::load(&args.pipeline)
         .map_err(|error| CliError::bad_input(error.to_string()))?;
     let page = config.reports.join("index.html");
@@ -118,7 +46,7 @@ fn report(args: ReportArgs) -> Result<(), CliError> {
         )));
     }
     let url = page_url(&page);
-    super::engine::print_stdout(&format!("{url}\n"))?;
+    print_stdout(&format!("{url}\n"))?;
     if !args.open {
         return Ok(());
     }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::super::exit::CliError;
+use crate::cli::exit::CliError;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {

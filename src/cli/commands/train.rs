@@ -10,7 +10,7 @@ use numerics::optim::{Clock, Optimizer};
 use numerics::trajectory::{LogSchedule, StopReason, TrainConfig, TrainParams, train};
 use serde_json::{Value, json};
 
-use super::exit::CliError;
+use crate::cli::exit::CliError;
 
 /// Flags of `minorfirst train`. Bad values exit with code 2 and a one-line `error: …`.
 #[derive(Debug, clap::Args)]
@@ -18,23 +18,25 @@ use super::exit::CliError;
 #[command(group(clap::ArgGroup::new("init").args(["alpha", "alpha_scale"])))]
 pub struct TrainArgs {
     /// The single example μ (label +1), comma-separated, e.g. 1,2.
-    #[arg(long, value_name = "M0,M1,…", allow_hyphen_values = true)]
-    pub mu: Option<String>,
+    #[arg(long, value_name = "M0,M1,…", allow_hyphen_values = true, value_delimiter = ',',
+          num_args = 1, value_parser = finite)]
+    pub mu: Option<Vec<f64>>,
     /// A dataset: JSON {"X": [[…]], "y": [±1, …]} or CSV with header x0,…,x{d-1},y.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Depth L ≥ 1.
     #[arg(long, value_name = "L", allow_negative_numbers = true)]
     pub depth: Option<usize>,
-    /// gd, sam-linf, sam-l2 or usam (unnormalised SAM, ε = ρ·∇L).
-    #[arg(long, value_name = "NAME")]
-    pub optimizer: Option<String>,
+    /// The optimizer (usam: unnormalised SAM, ε = ρ·∇L).
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub optimizer: Option<OptimizerName>,
     /// SAM radius ρ ≥ 0 (required for sam-linf, sam-l2 and usam).
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// Balanced init per coordinate, comma-separated (d values).
-    #[arg(long, value_name = "A0,A1,…", allow_hyphen_values = true)]
-    pub alpha: Option<String>,
+    #[arg(long, value_name = "A0,A1,…", allow_hyphen_values = true, value_delimiter = ',',
+          num_args = 1, value_parser = finite)]
+    pub alpha: Option<Vec<f64>>,
     /// Balanced init s·(1,…,1).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub alpha_scale: Option<f64>,
@@ -45,18 +47,19 @@ pub struct TrainArgs {
     /// bounds") unless --allow-large-work is given.
     #[arg(long, value_name = "T", allow_negative_numbers = true, value_parser = parse_steps)]
     pub steps: Option<u64>,
-    /// original or rescaled.
-    #[arg(long, value_name = "CLOCK", default_value = "original")]
-    pub time: String,
+    /// Which clock the run advances (and --t-end, --at-times count in).
+    #[arg(long, value_name = "CLOCK", value_enum, default_value_t = ClockName::Original)]
+    pub time: ClockName,
     /// Extra steps to record, comma-separated.
-    #[arg(long, value_name = "S1,S2,…", allow_hyphen_values = true)]
-    pub checkpoints: Option<String>,
+    #[arg(long, value_name = "S1,S2,…", allow_hyphen_values = true, value_delimiter = ',',
+          num_args = 1, value_parser = step)]
+    pub checkpoints: Option<Vec<u64>>,
     /// geometric:K — K records per decade of steps (default geometric:10 when no --checkpoints).
-    #[arg(long, value_name = "geometric:K")]
-    pub log_grid: Option<String>,
-    /// json or csv.
-    #[arg(long, value_name = "FORMAT", default_value = "json")]
-    pub format: String,
+    #[arg(long, value_name = "geometric:K", value_parser = log_grid)]
+    pub log_grid: Option<u32>,
+    /// The output format.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Json)]
+    pub format: Format,
     /// Write here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -67,8 +70,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub t_end: Option<f64>,
     /// Flow output times, comma-separated (0 and t-end are always included).
-    #[arg(long, value_name = "T1,T2,…", allow_hyphen_values = true)]
-    pub at_times: Option<String>,
+    #[arg(long, value_name = "T1,T2,…", allow_hyphen_values = true, value_delimiter = ',',
+          num_args = 1, value_parser = finite)]
+    pub at_times: Option<Vec<f64>>,
     /// Accept a discrete run whose work steps × n × d × L exceeds 10¹³ (README, "Work bounds").
     #[arg(long)]
     pub allow_large_work: bool,
@@ -80,9 +84,73 @@ fn parse_steps(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("must be a whole number ≥ 0, got '{text}'"))
 }
 
-enum Format {
+/// `--optimizer`: the choices `--help` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerName {
+    /// Gradient descent.
+    Gd,
+    /// ℓ∞-SAM, ε = ρ·sign(∇L).
+    #[value(name = "sam-linf")]
+    SamLinf,
+    /// ℓ2-SAM, ε = ρ·∇L/‖∇L‖ (the joint norm).
+    #[value(name = "sam-l2")]
+    SamL2,
+    /// Unnormalised SAM, ε = ρ·∇L.
+    Usam,
+}
+
+impl OptimizerName {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Gd => "gd",
+            Self::SamLinf => "sam-linf",
+            Self::SamL2 => "sam-l2",
+            Self::Usam => "usam",
+        }
+    }
+}
+
+/// `--time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockName {
+    /// The plain gradient clock.
+    Original,
+    /// The loss-normalised (rescaled) clock.
+    Rescaled,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
     Json,
     Csv,
+}
+
+/// One element of a comma-separated list of numbers: finite.
+fn finite(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        Ok(_) => Err(format!("expects finite numbers, got '{text}'")),
+        Err(_) => Err(format!("expects comma-separated numbers, got '{text}'")),
+    }
+}
+
+/// One `--checkpoints` step: a non-negative whole number (in any float spelling, e.g. 1e3).
+fn step(text: &str) -> Result<u64, String> {
+    let value = finite(text)?;
+    if value >= 0.0 && value.fract() == 0.0 && value <= u64::MAX as f64 {
+        Ok(value as u64)
+    } else {
+        Err(format!("expects non-negative integer steps, got {value}"))
+    }
+}
+
+/// `--log-grid geometric:K` with an integer K ≥ 1.
+fn log_grid(spec: &str) -> Result<u32, String> {
+    spec.strip_prefix("geometric:")
+        .and_then(|k| k.parse::<u32>().ok())
+        .filter(|&k| k > 0)
+        .ok_or_else(|| format!("expects geometric:K with an integer K ≥ 1, got '{spec}'"))
 }
 
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
@@ -95,27 +163,17 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     }
     let optimizer_name = args
         .optimizer
-        .as_deref()
         .ok_or_else(|| bad("--optimizer is required (gd, sam-linf, sam-l2 or usam)"))?;
-    let optimizer = parse_optimizer(optimizer_name, args.rho)?;
+    let optimizer = optimizer_of(optimizer_name, args.rho)?;
     let (data, source) = load_source(&args)?;
-    let clock = match args.time.as_str() {
-        "original" => Clock::Original,
-        "rescaled" => Clock::Rescaled,
-        other => {
-            return Err(bad(format!(
-                "--time expects original or rescaled, got '{other}'"
-            )));
-        }
+    let clock = match args.time {
+        ClockName::Original => Clock::Original,
+        ClockName::Rescaled => Clock::Rescaled,
     };
-    let format = match args.format.as_str() {
-        "json" => Format::Json,
-        "csv" => Format::Csv,
-        other => return Err(bad(format!("--format expects json or csv, got '{other}'"))),
-    };
+    let format = args.format;
     let alpha = match (&args.alpha, args.alpha_scale) {
-        (Some(list), _) => {
-            let alpha = parse_list("--alpha", list)?;
+        (Some(alpha), _) => {
+            let alpha = alpha.clone();
             if alpha.len() != data.d() {
                 return Err(bad(format!(
                     "--alpha has {} values but the data has dimension {} (one value per coordinate expected)",
@@ -200,23 +258,9 @@ fn run_discrete(
             pipeline::WORK_BOUND
         )));
     }
-    let checkpoints = match &args.checkpoints {
-        Some(list) => parse_list("--checkpoints", list)?
-            .into_iter()
-            .map(|v| {
-                if v >= 0.0 && v.fract() == 0.0 {
-                    Ok(v as u64)
-                } else {
-                    Err(bad(format!(
-                        "--checkpoints expects non-negative integer steps, got {v}"
-                    )))
-                }
-            })
-            .collect::<Result<Vec<u64>, _>>()?,
-        None => Vec::new(),
-    };
-    let per_decade = match (&args.log_grid, args.checkpoints.is_some()) {
-        (Some(spec), _) => Some(parse_grid(spec)?),
+    let checkpoints = args.checkpoints.clone().unwrap_or_default();
+    let per_decade = match (args.log_grid, args.checkpoints.is_some()) {
+        (Some(k), _) => Some(k),
         (None, true) => None,
         (None, false) => Some(10),
     };
@@ -254,7 +298,7 @@ fn run_discrete(
     };
     let stopped = match run.stop {
         StopReason::NonFinite { step } => Some(CliError::new(
-            super::exit::NON_FINITE,
+            crate::cli::exit::NON_FINITE,
             format!(
                 "training stopped at step {step}: the update produced a non-finite value \
                  (weights, β or loss overflowed; try a smaller --lr); the output ends at step {} \
@@ -289,10 +333,7 @@ fn run_flow(
     if !(t_end.is_finite() && t_end > 0.0) {
         return Err(bad(format!("--t-end must be finite and > 0, got {t_end}")));
     }
-    let mut times = match &args.at_times {
-        Some(list) => parse_list("--at-times", list)?,
-        None => vec![0.0],
-    };
+    let mut times = args.at_times.clone().unwrap_or_else(|| vec![0.0]);
     if let Some(t) = times.iter().find(|t| !(**t >= 0.0 && **t <= t_end)) {
         return Err(bad(format!(
             "--at-times values must lie in [0, --t-end = {t_end}], got {t}"
@@ -333,11 +374,12 @@ fn run_flow(
     ))
 }
 
-fn parse_optimizer(name: &str, rho: Option<f64>) -> Result<Optimizer, CliError> {
-    let rho_for = |name: &str| -> Result<f64, CliError> {
+fn optimizer_of(name: OptimizerName, rho: Option<f64>) -> Result<Optimizer, CliError> {
+    let rho_for = |name: OptimizerName| -> Result<f64, CliError> {
         let rho = rho.ok_or_else(|| {
             bad(format!(
-                "--rho is required for --optimizer {name} (a radius ≥ 0)"
+                "--rho is required for --optimizer {} (a radius ≥ 0)",
+                name.flag()
             ))
         })?;
         if !(rho.is_finite() && rho >= 0.0) {
@@ -345,54 +387,23 @@ fn parse_optimizer(name: &str, rho: Option<f64>) -> Result<Optimizer, CliError> 
         }
         Ok(rho)
     };
-    match name {
-        "gd" => Ok(Optimizer::Gd),
-        "sam-linf" => Ok(Optimizer::SamLinf {
+    Ok(match name {
+        OptimizerName::Gd => Optimizer::Gd,
+        OptimizerName::SamLinf => Optimizer::SamLinf {
             rho: rho_for(name)?,
-        }),
-        "sam-l2" => Ok(Optimizer::SamL2 {
+        },
+        OptimizerName::SamL2 => Optimizer::SamL2 {
             rho: rho_for(name)?,
-        }),
-        "usam" => Ok(Optimizer::Usam {
+        },
+        OptimizerName::Usam => Optimizer::Usam {
             rho: rho_for(name)?,
-        }),
-        other => Err(bad(format!(
-            "--optimizer expects gd, sam-linf, sam-l2 or usam, got '{other}'"
-        ))),
-    }
-}
-
-fn parse_grid(spec: &str) -> Result<u32, CliError> {
-    spec.strip_prefix("geometric:")
-        .and_then(|k| k.parse::<u32>().ok())
-        .filter(|&k| k > 0)
-        .ok_or_else(|| {
-            bad(format!(
-                "--log-grid expects geometric:K with an integer K ≥ 1, got '{spec}'"
-            ))
-        })
-}
-
-fn parse_list(flag: &str, list: &str) -> Result<Vec<f64>, CliError> {
-    list.split(',')
-        .map(|item| {
-            let value: f64 = item.trim().parse().map_err(|_| {
-                bad(format!(
-                    "{flag} expects comma-separated numbers, got '{item}'"
-                ))
-            })?;
-            if value.is_finite() {
-                Ok(value)
-            } else {
-                Err(bad(format!("{flag} expects finite numbers, got '{item}'")))
-            }
-        })
-        .collect()
+        },
+    })
 }
 
 fn load_source(args: &TrainArgs) -> Result<(Dataset, Value), CliError> {
-    if let Some(list) = &args.mu {
-        let mu = parse_list("--mu", list)?;
+    if let Some(mu) = &args.mu {
+        let mu = mu.clone();
         let data = Dataset::single(&mu).map_err(|e| bad(format!("--mu: {e}")))?;
         return Ok((data, json!({"mu": mu})));
     }

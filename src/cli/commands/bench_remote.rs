@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::exit::CliError;
+use crate::cli::exit::CliError;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchRemoteArgs {
