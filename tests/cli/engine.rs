@@ -492,3 +492,24 @@ fn set_values_are_read_by_the_parameter_type_and_the_toml_form_still_works() {
         assert!(stderr.contains(message), "{set}: {stderr}");
     }
 }
+
+#[test]
+fn run_json_reads_back_as_the_engine_type_byte_for_byte() {
+    let project = Project::new(&twenty_point_pipeline());
+    project.ok(&["run", "--quiet"]);
+    let bytes = std::fs::read(project.path().join("reports/run.json")).unwrap();
+    let record = pipeline::RunJson::from_slice(&bytes).expect("run.json parses as RunJson");
+    assert_eq!(record.total, 21);
+    assert_eq!(record.tasks.len(), 21);
+    assert!(record.tasks.iter().all(|task| task.stored()));
+    assert_eq!(record.tasks[20].stage, "total");
+    assert_eq!(serde_json::to_vec(&record).unwrap(), bytes);
+    // `gc --keep` reads it through the same type: every task of the record is kept.
+    let output = project.run(&["gc", "--dry-run", "--keep", "reports/run.json"]);
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("gc: 0 object(s) would be removed"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -138,14 +138,12 @@ fn quick_profile_reruns_exactly_what_an_edit_reaches() {
         "{pending:?}"
     );
     minorfirst(project, tree, &["run", "--quiet"]);
-    let run: Value =
-        serde_json::from_slice(&std::fs::read(project.join("reports/run.json")).unwrap()).unwrap();
-    let executed: Vec<&str> = run["tasks"]
-        .as_array()
-        .unwrap()
+    let run = pipeline::RunJson::read(&project.join("reports/run.json")).unwrap();
+    let executed: Vec<&str> = run
+        .tasks
         .iter()
-        .filter(|t| t["status"] == "executed")
-        .map(|t| t["kind"].as_str().unwrap())
+        .filter(|t| t.status == pipeline::Outcome::Executed)
+        .map(|t| t.kind.as_str())
         .collect();
     assert_eq!(
         executed,

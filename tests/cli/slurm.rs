@@ -14,8 +14,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::util::bin;
 
 static CLUSTER: Mutex<()> = Mutex::new(());
@@ -89,23 +87,25 @@ impl Project {
             .expect("spawn minorfirst")
     }
 
-    fn run_json(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.path().join("reports/run.json")).unwrap())
-            .unwrap()
+    fn run_json(&self) -> pipeline::RunJson {
+        pipeline::RunJson::read(&self.path().join("reports/run.json")).unwrap()
     }
 
     /// `stage[index]` → (status, key) from run.json.
     fn statuses(&self) -> BTreeMap<String, (String, String)> {
-        self.run_json()["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
+        self.run_json()
+            .tasks
+            .into_iter()
             .map(|task| {
                 (
-                    format!("{}[{}]", task["stage"].as_str().unwrap(), task["index"]),
+                    format!("{}[{}]", task.stage, task.index),
                     (
-                        task["status"].as_str().unwrap().to_string(),
-                        task["key"].as_str().unwrap().to_string(),
+                        serde_json::to_value(task.status)
+                            .unwrap()
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                        task.key,
                     ),
                 )
             })
