@@ -33,8 +33,12 @@ impl Reporter for QuietProgress {
 /// indicatif bars: `all` and one per stage with tasks to execute; failures are printed above them.
 #[derive(Debug, Default)]
 struct Bars {
-    bars: Mutex<Option<(MultiProgress, ProgressBar, Vec<Option<ProgressBar>>)>>,
+    bars: Mutex<Option<ActiveBars>>,
 }
+
+/// The bars of a run in progress: the container, the overall bar and one per stage (`None` for a
+/// stage with nothing to execute).
+type ActiveBars = (MultiProgress, ProgressBar, Vec<Option<ProgressBar>>);
 
 impl Reporter for Bars {
     fn waiting_for_lock(&self, store: &Path) {

@@ -113,7 +113,9 @@ fn main() -> Result<(), vision::VisionError> {
         let kernels = Kernels::new(cnn.config);
         let train_eval = task.train.select(&(0..512).collect::<Vec<_>>());
         let panel = task.test.select(&task.panel(2));
-        let pieces: [(&str, usize, Box<dyn Fn()>); 4] = [
+        // (what is timed, images per call, the call)
+        type Piece<'a> = (&'static str, usize, Box<dyn Fn() + 'a>);
+        let pieces: [Piece<'_>; 4] = [
             (
                 "evaluate 512 training images",
                 512,
