@@ -127,7 +127,7 @@ pub fn write(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Resu
     replacement.rename(durability)
 }
 
-/// [`write`], unless `path` already holds exactly `bytes` (then nothing is touched, so a no-op
+/// [`write()`], unless `path` already holds exactly `bytes` (then nothing is touched, so a no-op
 /// run leaves mtimes alone); creates missing parent directories. Returns whether it wrote.
 pub fn write_if_different(
     path: &Path,

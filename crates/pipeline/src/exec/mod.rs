@@ -1,10 +1,10 @@
 //! The executor: decide what is cached, run the rest in parallel in dependency order, publish,
 //! record `run.json`; plus `status`, `gc` and `clean`, which share its view of the store.
 //!
-//! [`run`] is the sequence; each step is a module with one job: [`classify`] (cached, fetched
-//! or to execute, inputs re-hashed), [`schedule`] (the parallel execution), [`sync`] (upload,
-//! durability before stamps), [`publish`] (the reports directory and its `STALE` note),
-//! [`run_json`] (the run's record), with `crate::state::remember` for `status`'s memory. The
+//! [`run`] is the sequence; each step is a module with one job: `classify` (cached, fetched
+//! or to execute, inputs re-hashed), `schedule` (the parallel execution), `sync` (upload,
+//! durability before stamps), `publish` (the reports directory and its `STALE` note),
+//! `run_json` (the run's record), with `crate::state::remember` for `status`'s memory. The
 //! engine prints nothing itself: progress goes to a [`Reporter`].
 
 mod classify;

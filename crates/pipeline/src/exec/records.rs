@@ -18,7 +18,7 @@ pub enum Outcome {
     Failed,
     /// Not run because a task it depends on failed.
     Skipped,
-    /// Not started because an earlier task failed under [`RunOptions::fail_fast`].
+    /// Not started because an earlier task failed under [`RunOptions::fail_fast`](crate::exec::RunOptions::fail_fast).
     #[serde(rename = "not_run")]
     NotRun,
 }
