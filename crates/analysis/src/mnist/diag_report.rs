@@ -503,6 +503,25 @@ fn claims(runs: &[Run], tol: f64) -> Vec<Claim> {
             )
             .with_figure(FIG_SHARES),
         );
+        // Control: GD from the same subsample, shares measured the same way. Major-last is
+        // evidence for SAM only if GD does not also move from weak to strong pixels.
+        if let Some(g) = runs
+            .iter()
+            .find(|r| r.optimizer == "gd" && r.seed == run.seed)
+            .filter(|g| !g.shares.is_empty())
+        {
+            let (g0, g1) = (&g.shares[0], g.shares.last().unwrap_or(&g.shares[0]));
+            let moved = g1.strong > g0.strong + tol && g1.weak < g0.weak - tol;
+            let claim = claims.pop().expect("the major_last claim was just pushed");
+            claims.push(claim.with_control(
+                "GD, same subsample",
+                &format!(
+                    "weak {:.4} → {:.4}, strong {:.4} → {:.4}",
+                    g0.weak, g1.weak, g0.strong, g1.strong
+                ),
+                !moved,
+            ));
+        }
     }
     for run in runs
         .iter()
