@@ -59,15 +59,11 @@ impl RuleRef<'_> {
     /// The rule as the ledger shows it: `name (≤ threshold): reason`.
     pub fn text(&self) -> String {
         match self.rule.threshold {
-            Some(t) => format!("{} = {}: {}", self.name, number(t), self.rule.reason),
+            // `{t}` is the shortest round-trip form, as written in pipeline.toml.
+            Some(t) => format!("{} = {t}: {}", self.name, self.rule.reason),
             None => format!("{}: {}", self.name, self.rule.reason),
         }
     }
-}
-
-fn number(value: f64) -> String {
-    // Shortest round-trip form, as written in pipeline.toml.
-    format!("{value}")
 }
 
 impl Rules {
